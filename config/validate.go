@@ -1,0 +1,131 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var identifier = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
+
+// validate checks every value and names each bad key.
+func (c Config) validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Reason: fmt.Sprintf(format, args...)})
+	}
+	oneOf := func(key, value string, allowed ...string) {
+		if !slices.Contains(allowed, value) {
+			bad(key, "%q is not one of %s", value, strings.Join(allowed, ", "))
+		}
+	}
+	hostPort := func(key, value string, allowZero bool) {
+		if err := checkHostPort(value, allowZero); err != nil {
+			bad(key, "%q: %v", value, err)
+		}
+	}
+	positive := func(key string, ok bool, value any) {
+		if !ok {
+			bad(key, "%v must be greater than zero", value)
+		}
+	}
+
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data_dir", "must not be empty")
+	}
+	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("log.format", c.Log.Format, "text", "json")
+	hostPort("http.addr", c.HTTP.Addr, true)
+	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout > 0, c.HTTP.ShutdownTimeout)
+
+	if c.Kafka.Embedded.Enabled {
+		if c.Kafka.Embedded.Port < 0 || c.Kafka.Embedded.Port > 65535 {
+			bad("kafka.embedded.port", "%d is not a port (0-65535)", c.Kafka.Embedded.Port)
+		}
+		if c.Topics.Replication != 1 {
+			bad("topics.replication", "%d is impossible on the single embedded broker; use 1", c.Topics.Replication)
+		}
+	} else {
+		if len(c.Kafka.Brokers) == 0 {
+			bad("kafka.brokers", "needs at least one host:port when kafka.embedded.enabled is false")
+		}
+		for _, b := range c.Kafka.Brokers {
+			hostPort("kafka.brokers", b, false)
+		}
+	}
+	if c.Kafka.ClientID == "" {
+		bad("kafka.client_id", "must not be empty")
+	}
+	positive("kafka.dial_timeout", c.Kafka.DialTimeout > 0, c.Kafka.DialTimeout)
+	if c.Topics.Partitions < 1 || c.Topics.Partitions > 10000 {
+		bad("topics.partitions", "%d is not between 1 and 10000", c.Topics.Partitions)
+	}
+	positive("topics.replication", c.Topics.Replication > 0, c.Topics.Replication)
+
+	s := c.Stores
+	oneOf("stores.orders.driver", s.Orders.Driver, "sqlite", "mysql")
+	if s.Orders.Driver == "mysql" && s.Orders.DSN == "" {
+		bad("stores.orders.dsn", "is required with the mysql driver")
+	}
+	oneOf("stores.history.driver", s.History.Driver, "embedded", "cassandra")
+	if s.History.Driver == "cassandra" {
+		if len(s.History.Hosts) == 0 {
+			bad("stores.history.hosts", "needs at least one host:port with the cassandra driver")
+		}
+		for _, h := range s.History.Hosts {
+			hostPort("stores.history.hosts", h, false)
+		}
+		if !identifier.MatchString(s.History.Keyspace) {
+			bad("stores.history.keyspace", "%q is not a keyspace name (lower case letters, digits, _)", s.History.Keyspace)
+		}
+		positive("stores.history.replication_factor", s.History.ReplicationFactor > 0, s.History.ReplicationFactor)
+		oneOf("stores.history.consistency", s.History.Consistency, "one", "local_one", "quorum", "local_quorum", "all")
+	}
+	oneOf("stores.search.driver", s.Search.Driver, "bleve", "elasticsearch")
+	if s.Search.Driver == "elasticsearch" {
+		if len(s.Search.URLs) == 0 {
+			bad("stores.search.urls", "needs at least one URL with the elasticsearch driver")
+		}
+		for _, u := range s.Search.URLs {
+			if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				bad("stores.search.urls", "%q is not an http(s) URL", u)
+			}
+		}
+	}
+	if s.Search.Index == "" || strings.ToLower(s.Search.Index) != s.Search.Index {
+		bad("stores.search.index", "%q must be a non-empty lower-case name", s.Search.Index)
+	}
+	oneOf("stores.analytics.driver", s.Analytics.Driver, "sqlite", "clickhouse")
+	if s.Analytics.Driver == "clickhouse" {
+		if len(s.Analytics.Addrs) == 0 {
+			bad("stores.analytics.addrs", "needs at least one host:port with the clickhouse driver")
+		}
+		for _, a := range s.Analytics.Addrs {
+			hostPort("stores.analytics.addrs", a, false)
+		}
+		if !identifier.MatchString(s.Analytics.Database) {
+			bad("stores.analytics.database", "%q is not a database name (lower case letters, digits, _)", s.Analytics.Database)
+		}
+	}
+	return errs
+}
+
+func checkHostPort(v string, allowZero bool) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("not host:port")
+	}
+	n, err := strconv.Atoi(port)
+	low := 1
+	if allowZero {
+		low = 0
+	}
+	if err != nil || n < low || n > 65535 {
+		return fmt.Errorf("port %s is not between %d and 65535", port, low)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package ops
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are one process's Prometheus metrics. Each process (and each
+// all-in-one in a test) has its own registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+	// RecordsIn counts records a role consumed, by role and topic.
+	RecordsIn *prometheus.CounterVec
+	// RecordsOut counts records a role produced, by role and topic.
+	RecordsOut *prometheus.CounterVec
+	// ConsumerLag is the committed-offset lag by group, topic and partition.
+	ConsumerLag *prometheus.GaugeVec
+	// HTTPDuration is request latency by method, route pattern and status.
+	HTTPDuration *prometheus.HistogramVec
+}
+
+// NewMetrics registers shopstream's metrics and the Go and process
+// collectors on a fresh registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		RecordsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopstream_records_in_total", Help: "Records consumed, by role and topic.",
+		}, []string{"role", "topic"}),
+		RecordsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shopstream_records_out_total", Help: "Records produced and acknowledged, by role and topic.",
+		}, []string{"role", "topic"}),
+		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shopstream_consumer_lag", Help: "Records between a group's committed offset and the partition end.",
+		}, []string{"group", "topic", "partition"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "shopstream_http_request_duration_seconds", Help: "HTTP request latency by method, route and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"method", "route", "code"}),
+	}
+	m.Registry.MustRegister(m.RecordsIn, m.RecordsOut, m.ConsumerLag, m.HTTPDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Instrument records each request's latency under the route pattern the mux
+// matched (not the raw path, which would explode label cardinality).
+func (m *Metrics) Instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		m.HTTPDuration.WithLabelValues(r.Method, route, strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

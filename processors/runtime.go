@@ -1,0 +1,164 @@
+package processors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/ops"
+)
+
+// Runtime builds and runs goka processors and views against one cluster.
+type Runtime struct {
+	brokers     []string
+	stateDir    string
+	replication int
+	log         *slog.Logger
+	health      *ops.Health
+	metrics     *ops.Metrics
+}
+
+// Option configures a Runtime.
+type Option func(*Runtime)
+
+// Replication sets the replication factor of table topics goka creates.
+func Replication(n int) Option { return func(r *Runtime) { r.replication = n } }
+
+// Logger sets the logger goka and sarama messages go to.
+func Logger(l *slog.Logger) Option { return func(r *Runtime) { r.log = l } }
+
+// Health registers each processor's recovery as a readiness check.
+func Health(h *ops.Health) Option { return func(r *Runtime) { r.health = h } }
+
+// Metrics counts consumed records in m.RecordsIn.
+func Metrics(m *ops.Metrics) Option { return func(r *Runtime) { r.metrics = m } }
+
+var configureOnce sync.Once
+
+// NewRuntime returns a runtime whose processors keep their LevelDB tables
+// under stateDir. The first call sets goka's process-wide sarama config.
+func NewRuntime(brokers []string, stateDir string, dialTimeout time.Duration, opts ...Option) *Runtime {
+	r := &Runtime{brokers: brokers, stateDir: stateDir, replication: 1, log: slog.Default()}
+	for _, o := range opts {
+		o(r)
+	}
+	configureOnce.Do(func() { goka.ReplaceGlobalConfig(SaramaConfig(dialTimeout)) })
+	return r
+}
+
+// SaramaConfig is goka's sarama config for shopstream.
+func SaramaConfig(dialTimeout time.Duration) *sarama.Config {
+	cfg := goka.DefaultConfig()
+	// kfake answers OffsetFetch v6+ with null metadata that sarama's newer
+	// protocol versions reject ("invalid byteslice length"); 2.3 works on
+	// kfake and on Apache Kafka alike.
+	cfg.Version = sarama.V2_3_0_0
+	// A new group starts from the oldest record: nothing written before a
+	// processor first ran is skipped.
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Net.DialTimeout = dialTimeout
+	return cfg
+}
+
+func (r *Runtime) topicManager() goka.TopicManagerBuilder {
+	tmc := goka.NewTopicManagerConfig()
+	tmc.Table.Replication = r.replication
+	tmc.Stream.Replication = r.replication
+	// A table topic that exists with other settings stops the start.
+	tmc.MismatchBehavior = goka.TMConfigMismatchBehaviorFail
+	return goka.TopicManagerBuilderWithTopicManagerConfig(tmc)
+}
+
+// NewProcessor builds a processor for g with shopstream's storage, hasher
+// and topic checks.
+func (r *Runtime) NewProcessor(g *goka.GroupGraph) (*goka.Processor, error) {
+	p, err := goka.NewProcessor(r.brokers, g,
+		goka.WithStorageBuilder(storage.DefaultBuilder(filepath.Join(r.stateDir, "processors", string(g.Group())))),
+		goka.WithTopicManagerBuilder(r.topicManager()),
+		goka.WithHasher(KafkaHasher),
+		goka.WithLogger(gokaLogger{r.log.With("group", string(g.Group()))}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("processors: build %s: %w", g.Group(), err)
+	}
+	if r.health != nil {
+		name := "processor " + string(g.Group())
+		r.health.Register(name, func() error {
+			if !p.Recovered() {
+				return errors.New("recovering tables")
+			}
+			return nil
+		})
+	}
+	return p, nil
+}
+
+// NewView builds a read-only view of a table, for the API's reads.
+func (r *Runtime) NewView(table goka.Table, codec goka.Codec) (*goka.View, error) {
+	v, err := goka.NewView(r.brokers, table, codec,
+		goka.WithViewStorageBuilder(storage.DefaultBuilder(filepath.Join(r.stateDir, "views", string(table)))),
+		goka.WithViewTopicManagerBuilder(r.topicManager()),
+		goka.WithViewHasher(KafkaHasher),
+		goka.WithViewLogger(gokaLogger{r.log.With("view", string(table))}),
+		goka.WithViewAutoReconnect(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("processors: build view of %s: %w", table, err)
+	}
+	if r.health != nil {
+		r.health.Register("view "+string(table), func() error {
+			if !v.Recovered() {
+				return errors.New("recovering")
+			}
+			return nil
+		})
+	}
+	return v, nil
+}
+
+// Input is goka.Input with the record counted in RecordsIn under role.
+func (r *Runtime) Input(role string, topic goka.Stream, codec goka.Codec, cb goka.ProcessCallback) goka.Edge {
+	if r.metrics == nil {
+		return goka.Input(topic, codec, cb)
+	}
+	in := r.metrics.RecordsIn.WithLabelValues(role, string(topic))
+	return goka.Input(topic, codec, func(ctx goka.Context, msg any) {
+		in.Inc()
+		cb(ctx, msg)
+	})
+}
+
+// Runner is a processor or a view.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Run runs every processor and view until ctx ends or one fails, then
+// stops them all; goka commits offsets and closes the tables on the way out.
+func Run(ctx context.Context, runners ...Runner) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, rn := range runners {
+		g.Go(func() error { return rn.Run(ctx) })
+	}
+	return g.Wait()
+}
+
+// gokaLogger sends goka's messages to slog at debug level: goka logs every
+// partition state change, which is noise at info.
+type gokaLogger struct{ l *slog.Logger }
+
+func (g gokaLogger) Print(v ...any)                 { g.l.Debug(fmt.Sprint(v...)) }
+func (g gokaLogger) Println(v ...any)               { g.l.Debug(fmt.Sprint(v...)) }
+func (g gokaLogger) Printf(format string, v ...any) { g.l.Debug(fmt.Sprintf(format, v...)) }

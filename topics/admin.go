@@ -1,0 +1,196 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Mismatch is one setting of an existing topic that differs from the
+// catalog.
+type Mismatch struct {
+	Topic    string
+	Setting  string
+	Expected string
+	Actual   string
+}
+
+func (m Mismatch) String() string {
+	return fmt.Sprintf("topic %q: %s is %s, expected %s", m.Topic, m.Setting, m.Actual, m.Expected)
+}
+
+// IncompatibleError lists every existing topic setting that differs from the
+// catalog. A role must not start on such topics: keys would land on other
+// partitions than its state expects, or compacted history would vanish.
+type IncompatibleError struct{ Mismatches []Mismatch }
+
+func (e *IncompatibleError) Error() string {
+	lines := make([]string, len(e.Mismatches))
+	for i, m := range e.Mismatches {
+		lines[i] = m.String()
+	}
+	return "topics: existing topics are incompatible with the catalog:\n  " + strings.Join(lines, "\n  ")
+}
+
+// MissingError lists catalog topics that do not exist when verifying only.
+type MissingError struct{ Topics []string }
+
+func (e *MissingError) Error() string {
+	return "topics: missing (run `shopstream topics create`): " + strings.Join(e.Topics, ", ")
+}
+
+// Status is one topic's state after Ensure.
+type Status struct {
+	Topic   Topic
+	Created bool
+}
+
+// Ensure makes the broker hold every catalog topic with its declared
+// settings. With create set it creates missing topics (an "already exists"
+// answer from a racing creator is fine); without it a missing topic is an
+// error. Existing topics are verified either way.
+func Ensure(ctx context.Context, cl *kgo.Client, cat []Topic, create bool) ([]Status, error) {
+	adm := kadm.NewClient(cl)
+	details, err := describe(ctx, cl, cat)
+	if err != nil {
+		return nil, err
+	}
+	statuses := make([]Status, 0, len(cat))
+	var missing []string
+	for _, t := range cat {
+		if _, ok := details[t.Name]; ok {
+			statuses = append(statuses, Status{Topic: t})
+			continue
+		}
+		if !create {
+			missing = append(missing, t.Name)
+			continue
+		}
+		configs := make(map[string]*string)
+		for k, v := range t.AllConfigs() {
+			configs[k] = kadm.StringPtr(v)
+		}
+		_, err := adm.CreateTopic(ctx, t.Partitions, t.Replication, configs, t.Name)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return nil, fmt.Errorf("topics: create %q (%d partitions, replication %d): %w", t.Name, t.Partitions, t.Replication, err)
+		}
+		statuses = append(statuses, Status{Topic: t, Created: err == nil})
+	}
+	if len(missing) > 0 {
+		return nil, &MissingError{Topics: missing}
+	}
+	if err := Verify(ctx, cl, cat); err != nil {
+		return nil, err
+	}
+	return statuses, nil
+}
+
+// shape is what a metadata answer says of one topic.
+type shape struct{ partitions, replicas int }
+
+// describe fetches fresh metadata for the catalog topics; kadm's listing is
+// cached for seconds and would still miss a topic just created. Topics the
+// broker does not know are absent from the map.
+func describe(ctx context.Context, cl *kgo.Client, cat []Topic) (map[string]shape, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range cat {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t.Name)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("topics: metadata request: %w", err)
+	}
+	out := make(map[string]shape, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			if errors.Is(err, kerr.UnknownTopicOrPartition) {
+				continue
+			}
+			return nil, fmt.Errorf("topics: metadata of %q: %w", *t.Topic, err)
+		}
+		s := shape{partitions: len(t.Partitions)}
+		if len(t.Partitions) > 0 {
+			s.replicas = len(t.Partitions[0].Replicas)
+		}
+		out[*t.Topic] = s
+	}
+	return out, nil
+}
+
+// Verify checks partitions, replication and declared configs of every
+// catalog topic and returns an *IncompatibleError naming each difference.
+func Verify(ctx context.Context, cl *kgo.Client, cat []Topic) error {
+	names := make([]string, len(cat))
+	for i, t := range cat {
+		names[i] = t.Name
+	}
+	details, err := describe(ctx, cl, cat)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, t := range cat {
+		if _, ok := details[t.Name]; !ok {
+			missing = append(missing, t.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return &MissingError{Topics: missing}
+	}
+	configs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("topics: describe topic configs: %w", err)
+	}
+	var mm []Mismatch
+	for _, t := range cat {
+		d := details[t.Name]
+		if got := int32(d.partitions); got != t.Partitions {
+			mm = append(mm, Mismatch{t.Name, "partitions", fmt.Sprint(t.Partitions), fmt.Sprint(got)})
+		}
+		if got := d.replicas; got != int(t.Replication) {
+			mm = append(mm, Mismatch{t.Name, "replication factor", fmt.Sprint(t.Replication), fmt.Sprint(got)})
+		}
+		rc, err := configs.On(t.Name, nil)
+		if err != nil {
+			return fmt.Errorf("topics: describe configs of %q: %w", t.Name, err)
+		}
+		actual := make(map[string]string, len(rc.Configs))
+		for _, c := range rc.Configs {
+			if c.Value != nil {
+				actual[c.Key] = *c.Value
+			}
+		}
+		want := t.AllConfigs()
+		keys := make([]string, 0, len(want))
+		for k := range want {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			got, ok := actual[k]
+			if !ok {
+				got = "<unset>"
+			}
+			if got != want[k] {
+				mm = append(mm, Mismatch{t.Name, k, strconv.Quote(want[k]), strconv.Quote(got)})
+			}
+		}
+	}
+	if len(mm) > 0 {
+		return &IncompatibleError{Mismatches: mm}
+	}
+	return nil
+}
