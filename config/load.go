@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,10 @@ import (
 
 // EnvPrefix starts every environment variable that sets a config key.
 const EnvPrefix = "SHOPSTREAM_"
+
+// reservedEnv are SHOPSTREAM_ prefixes that are not config keys: the
+// deploy/local harness's ports and the test suites' server addresses.
+var reservedEnv = []string{"SHOPSTREAM_LOCAL_", "SHOPSTREAM_TEST_"}
 
 // Error is one refused key: which key, where its value came from, and why.
 type Error struct {
@@ -149,7 +154,7 @@ func applyEnv(cfg *Config, env []string) []error {
 	var errs []error
 	for _, kv := range env {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || slices.ContainsFunc(reservedEnv, func(p string) bool { return strings.HasPrefix(name, p) }) {
 			continue
 		}
 		key, known := byEnv[name]

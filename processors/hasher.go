@@ -15,10 +15,10 @@ func KafkaHasher() hash.Hash32 { return &murmur2{} }
 type murmur2 struct{ buf []byte }
 
 func (m *murmur2) Write(p []byte) (int, error) { m.buf = append(m.buf, p...); return len(p), nil }
-func (m *murmur2) Sum(b []byte) []byte          { return binary.BigEndian.AppendUint32(b, m.Sum32()) }
-func (m *murmur2) Reset()                       { m.buf = m.buf[:0] }
-func (m *murmur2) Size() int                    { return 4 }
-func (m *murmur2) BlockSize() int               { return 4 }
+func (m *murmur2) Sum(b []byte) []byte         { return binary.BigEndian.AppendUint32(b, m.Sum32()) }
+func (m *murmur2) Reset()                      { m.buf = m.buf[:0] }
+func (m *murmur2) Size() int                   { return 4 }
+func (m *murmur2) BlockSize() int              { return 4 }
 
 // Sum32 is Kafka's Utils.murmur2 & 0x7fffffff.
 func (m *murmur2) Sum32() uint32 {

@@ -2,6 +2,8 @@ package topics_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -56,5 +58,42 @@ func TestEnsureCreatesThenIsIdempotent(t *testing.T) {
 		if got := len(details[tp.Name].Partitions); got != 3 {
 			t.Errorf("%s has %d partitions, want 3", tp.Name, got)
 		}
+	}
+}
+
+func TestEnsureRefusesIncompatibleTopic(t *testing.T) {
+	ctx := context.Background()
+	cl, adm := newAdmin(t)
+	// Someone created supplier.items by hand with other settings.
+	if _, err := adm.CreateTopic(ctx, 5, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topics.SupplierItems); err != nil {
+		t.Fatal(err)
+	}
+	_, err := topics.Ensure(ctx, cl, topics.Catalog(topics.Settings{Partitions: 3, Replication: 1}), true)
+	var inc *topics.IncompatibleError
+	if !errors.As(err, &inc) {
+		t.Fatalf("got %v, want *IncompatibleError", err)
+	}
+	for _, want := range []string{
+		`topic "supplier.items": partitions is 5, expected 3`,
+		`topic "supplier.items": cleanup.policy is "compact", expected "delete"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks %q:\n%v", want, err)
+		}
+	}
+	if len(inc.Mismatches) != 2 {
+		t.Errorf("got %d mismatches, want 2: %+v", len(inc.Mismatches), inc.Mismatches)
+	}
+}
+
+func TestEnsureWithoutCreateNamesMissingTopics(t *testing.T) {
+	cl, _ := newAdmin(t)
+	_, err := topics.Ensure(context.Background(), cl, topics.Catalog(topics.Settings{Partitions: 1, Replication: 1}), false)
+	var missing *topics.MissingError
+	if !errors.As(err, &missing) {
+		t.Fatalf("got %v, want *MissingError", err)
+	}
+	if len(missing.Topics) != len(topics.Catalog(topics.Settings{Partitions: 1, Replication: 1})) || !strings.Contains(err.Error(), "order.events") {
+		t.Errorf("missing list incomplete: %v", err)
 	}
 }

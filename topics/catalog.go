@@ -46,8 +46,6 @@ func (t Topic) AllConfigs() map[string]string {
 const (
 	SupplierItems    = "supplier.items"
 	SupplierStock    = "supplier.stock"
-	SupplierItemsDLQ = "supplier.items.dlq"
-	SupplierStockDLQ = "supplier.stock.dlq"
 	CatalogChanges   = "catalog.changes"
 	InventoryChanges = "inventory.changes"
 	CartCommands     = "cart.commands"
@@ -105,8 +103,6 @@ func Catalog(s Settings) []Topic {
 		keyed(SupplierStock, Delete, "item_id",
 			"Supplier stock levels per item and warehouse. Written by ingest and by external supplier producers.",
 			TypeSupplierStockLevel),
-		dlq(SupplierItemsDLQ, SupplierItems),
-		dlq(SupplierStockDLQ, SupplierStock),
 		keyed(CatalogChanges, Delete, "item_id",
 			"Canonical item changes with a monotonic version. Written by the catalog processor.",
 			TypeCatalogItemChanged),
@@ -137,9 +133,17 @@ func Catalog(s Settings) []Topic {
 			"User notifications, one per order transition. Written by the order processor.",
 			TypeNotificationSent),
 	}
+	// Every input has its own dead-letter topic, so a bad record never
+	// blocks its partition and is never silently dropped.
+	for _, t := range cat {
+		cat = append(cat, dlq(DeadLetterTopic(t.Name), t.Name))
+	}
 	sort.Slice(cat, func(i, j int) bool { return cat[i].Name < cat[j].Name })
 	return cat
 }
+
+// DeadLetterTopic names the dead-letter topic of an input topic.
+func DeadLetterTopic(input string) string { return input + ".dlq" }
 
 // Lookup returns the catalog topic with the given name.
 func Lookup(cat []Topic, name string) (Topic, bool) {

@@ -23,15 +23,7 @@ that external producers can use, and every store is an embedded engine under
 --data-dir. Stop with Ctrl-C; a second Ctrl-C forces the exit.`,
 	}
 	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		fs := newFlagSet(c.name, c.usage, stderr)
-		cf := addConfigFlags(fs, "")
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		if fs.NArg() > 0 {
-			return usageError{fmt.Sprintf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
-		}
-		cfg, err := cf.load()
+		cfg, err := loadConfig(c, args, stderr)
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/shopstream/shopstream/config"
 )
@@ -14,20 +15,18 @@ type configError struct{ err error }
 func (e configError) Error() string { return e.err.Error() }
 func (e configError) Unwrap() error { return e.err }
 
-// configFlags registers --config and one flag per config key on fs.
-type configFlags struct {
-	flags *config.Flags
-	path  *string
-}
-
-func addConfigFlags(fs *flag.FlagSet, defaultPath string) configFlags {
-	f, p := config.RegisterFlags(fs, defaultPath)
-	return configFlags{flags: f, path: p}
-}
-
-// load reads the configuration after fs.Parse.
-func (c configFlags) load() (config.Config, error) {
-	cfg, err := config.Load(*c.path, os.Environ(), c.flags)
+// loadConfig parses a command's flags (--config and one per config key),
+// refuses stray arguments, and loads the configuration.
+func loadConfig(c *command, args []string, stderr io.Writer) (config.Config, error) {
+	fs := newFlagSet(c.name, c.usage, stderr)
+	flags, path := config.RegisterFlags(fs, "")
+	if err := parseFlags(fs, args); err != nil {
+		return config.Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config.Config{}, usageError{msg: "unexpected arguments: " + strings.Join(fs.Args(), " ")}
+	}
+	cfg, err := config.Load(*path, os.Environ(), flags)
 	if err != nil {
 		return cfg, configError{fmt.Errorf("invalid configuration:\n%w", err)}
 	}

@@ -37,8 +37,12 @@ func commands() []*command {
 	}
 }
 
-// usageError makes main print the command's usage and exit 2.
-type usageError struct{ msg string }
+// usageError makes the command exit 2. printed means the flag package has
+// already shown the message and the usage.
+type usageError struct {
+	msg     string
+	printed bool
+}
 
 func (e usageError) Error() string { return e.msg }
 
@@ -73,7 +77,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			case err == nil, errors.Is(err, flag.ErrHelp):
 				return 0
 			case errors.As(err, new(usageError)), errors.As(err, new(configError)):
-				fmt.Fprintf(stderr, "%s: %v\n", path, err)
+				var ue usageError
+				if !errors.As(err, &ue) || !ue.printed {
+					fmt.Fprintf(stderr, "%s: %v\n", path, err)
+				}
 				return 2
 			default:
 				fmt.Fprintf(stderr, "%s: %v\n", path, err)
@@ -113,4 +120,13 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseFlags parses args, turning a bad flag into a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{msg: err.Error(), printed: true}
 }

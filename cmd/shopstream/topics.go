@@ -91,15 +91,7 @@ event types), then whether the brokers hold it as declared.`,
 // adminFor parses the config flags and connects a client, failing with the
 // broker addresses when they do not answer.
 func adminFor(c *command, args []string, stderr io.Writer) (config.Config, *kgo.Client, error) {
-	fs := newFlagSet(c.name, c.usage, stderr)
-	cf := addConfigFlags(fs, "")
-	if err := fs.Parse(args); err != nil {
-		return config.Config{}, nil, err
-	}
-	if fs.NArg() > 0 {
-		return config.Config{}, nil, usageError{"unexpected arguments: " + strings.Join(fs.Args(), " ")}
-	}
-	cfg, err := cf.load()
+	cfg, err := loadConfig(c, args, stderr)
 	if err != nil {
 		return cfg, nil, err
 	}

@@ -1,0 +1,173 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/topics"
+)
+
+// Delivery is one decoded event with the record it came from.
+type Delivery struct {
+	Event  topics.Event
+	Record *kgo.Record
+}
+
+// Handler processes a batch of deliveries. It must be idempotent by event
+// id: after a crash the batch since the last commit is delivered again. An
+// error makes the Consumer retry the same batch with backoff; offsets only
+// move past a batch once its handler returned nil.
+type Handler func(ctx context.Context, batch []Delivery) error
+
+// Consumer reads catalog topics in a consumer group with at-least-once
+// delivery: it decodes each envelope, sends records that do not decode to
+// the input's dead-letter topic with the reason, hands the rest to the
+// handler, and commits only what the handler finished.
+type Consumer struct {
+	cl       *kgo.Client
+	handler  Handler
+	deadLtrs *Producer
+	role     string
+	in       *prometheus.CounterVec
+	log      *slog.Logger
+	maxBatch int
+}
+
+// ConsumerOption configures a Consumer.
+type ConsumerOption func(*Consumer)
+
+// ConsumerRole names the role for metrics and logs.
+func ConsumerRole(name string) ConsumerOption { return func(c *Consumer) { c.role = name } }
+
+// CountIn counts consumed records in vec (labels role and topic).
+func CountIn(vec *prometheus.CounterVec) ConsumerOption { return func(c *Consumer) { c.in = vec } }
+
+// ConsumerLogger sets the logger.
+func ConsumerLogger(l *slog.Logger) ConsumerOption { return func(c *Consumer) { c.log = l } }
+
+// MaxBatch bounds the records handed to one handler call.
+func MaxBatch(n int) ConsumerOption { return func(c *Consumer) { c.maxBatch = n } }
+
+// NewConsumer joins group on the input topics, starting a new group at the
+// oldest record. deadLetters produces the dead-letter records.
+func NewConsumer(opts []kgo.Opt, group string, inputs []string, h Handler, deadLetters *Producer, copts ...ConsumerOption) (*Consumer, error) {
+	c := &Consumer{handler: h, deadLtrs: deadLetters, role: group, log: slog.Default(), maxBatch: 5000}
+	for _, o := range copts {
+		o(c)
+	}
+	opts = append(opts,
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(inputs...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		// A rebalance waits until the batch in hand is handled and
+		// committed, so no other member processes it at the same time.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: new consumer %s: %w", group, err)
+	}
+	c.cl = cl
+	return c, nil
+}
+
+// Run consumes until ctx ends, then commits what was handled and leaves
+// the group.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer c.cl.Close()
+	for {
+		fetches := c.cl.PollRecords(ctx, c.maxBatch)
+		if ctx.Err() != nil {
+			c.cl.AllowRebalance()
+			return nil
+		}
+		if fetches.IsClientClosed() {
+			return errors.New("eventlog: consumer client closed")
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			c.log.Warn("fetch failed; retrying", "role", c.role, "topic", topic, "partition", p, "err", err)
+		})
+		if err := c.handle(ctx, fetches.Records()); err != nil {
+			c.cl.AllowRebalance()
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		commitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := c.cl.CommitUncommittedOffsets(commitCtx)
+		cancel()
+		if err != nil {
+			// The batch is handled; a failed commit only means it may be
+			// redelivered, which handlers tolerate.
+			c.log.Warn("offset commit failed", "role", c.role, "err", err)
+		}
+		c.cl.AllowRebalance()
+	}
+}
+
+func (c *Consumer) handle(ctx context.Context, recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	batch := make([]Delivery, 0, len(recs))
+	for _, r := range recs {
+		if c.in != nil {
+			c.in.WithLabelValues(c.role, r.Topic).Inc()
+		}
+		ev, err := topics.Decode(r.Value)
+		if err != nil {
+			if err := c.deadLetter(ctx, r, err); err != nil {
+				return err
+			}
+			continue
+		}
+		batch = append(batch, Delivery{Event: ev, Record: r})
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		err := c.handler(ctx, batch)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.log.Error("handler failed; retrying the batch", "role", c.role, "records", len(batch), "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// deadLetter writes r to its input's dead-letter topic and waits for the
+// acknowledgement: the offset must not move past a record that is neither
+// handled nor dead-lettered.
+func (c *Consumer) deadLetter(ctx context.Context, r *kgo.Record, reason error) error {
+	// The id derives from the record's position, so a redelivered bad
+	// record yields the same dead letter, which consumers dedupe.
+	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "shopstream:dlq/%s/%s/%d/%d", c.role, r.Topic, r.Partition, r.Offset))
+	ev, err := topics.New(topics.TypeDeadLetter, string(r.Key), topics.DeadLetter{
+		Reason: reason.Error(), Source: c.role, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Original: r.Value,
+	}, topics.WithID(id.String()))
+	if err != nil {
+		return err
+	}
+	c.log.Warn("dead-lettered a record", "role", c.role, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason)
+	return c.deadLtrs.Publish(ctx, topics.DeadLetterTopic(r.Topic), ev)
+}

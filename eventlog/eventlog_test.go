@@ -1,0 +1,227 @@
+package eventlog_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/eventlog"
+	"github.com/shopstream/shopstream/internal/testkafka"
+	"github.com/shopstream/shopstream/ops"
+	"github.com/shopstream/shopstream/topics"
+)
+
+func setup(t *testing.T) ([]string, *eventlog.Producer, *ops.Metrics) {
+	t.Helper()
+	brokers := testkafka.Brokers(t)
+	opts := eventlog.ClientOpts(brokers, "test", 5*time.Second, nil)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := topics.Ensure(context.Background(), cl, topics.Catalog(topics.Settings{Partitions: 3, Replication: 1}), true); err != nil {
+		t.Fatal(err)
+	}
+	m := ops.NewMetrics()
+	p, err := eventlog.NewProducer(opts, eventlog.Role("test"), eventlog.CountOut(m.RecordsOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return brokers, p, m
+}
+
+func stockEvent(t *testing.T, item string, onHand int64) topics.Event {
+	t.Helper()
+	ev, err := topics.New(topics.TypeSupplierStockLevel, item, topics.SupplierStockLevel{SupplierID: "s", ItemID: item, WarehouseID: "w", OnHand: onHand})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// collector is a Handler that records events by id.
+type collector struct {
+	mu   sync.Mutex
+	seen map[string]topics.Event
+}
+
+func (c *collector) handle(_ context.Context, batch []eventlog.Delivery) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range batch {
+		c.seen[d.Event.ID] = d.Event
+	}
+	return nil
+}
+
+func (c *collector) has(ids ...string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := c.seen[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Bad records go to the dead-letter topic with the reason and their
+// original bytes; the valid records around them are all delivered.
+func TestConsumerDeadLettersBadRecordsAndKeepsGoodOnes(t *testing.T) {
+	ctx := context.Background()
+	brokers, p, m := setup(t)
+	item := testkafka.Unique("item")
+	before, after := stockEvent(t, item, 1), stockEvent(t, item, 2)
+	garbage := []byte("not an envelope " + item)
+	unknown := []byte(`{"id":"` + item + `-u","type":"stock.teleported","version":1,"occurred_at":"2026-01-01T00:00:00Z","key":"k","data":{}}`)
+
+	if err := p.Publish(ctx, topics.SupplierStock, before); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	defer raw.Close()
+	for _, v := range [][]byte{garbage, unknown} {
+		if err := raw.ProduceSync(ctx, &kgo.Record{Topic: topics.SupplierStock, Key: []byte(item), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Publish(ctx, topics.SupplierStock, after); err != nil {
+		t.Fatal(err)
+	}
+
+	col := &collector{seen: map[string]topics.Event{}}
+	cons, err := eventlog.NewConsumer(eventlog.ClientOpts(brokers, "test", 5*time.Second, nil), testkafka.Unique("dlq-test"),
+		[]string{topics.SupplierStock}, col.handle, p, eventlog.CountIn(m.RecordsIn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cons.Run(runCtx) }()
+	eventually(t, "both valid events", func() bool { return col.has(before.ID, after.ID) })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	dl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics.DeadLetterTopic(topics.SupplierStock)),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer dl.Close()
+	reasons := map[string]string{}
+	eventually(t, "two dead letters", func() bool {
+		pollCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		dl.PollFetches(pollCtx).EachRecord(func(r *kgo.Record) {
+			ev, err := topics.Decode(r.Value)
+			if err != nil {
+				t.Fatalf("dead letter does not decode: %v", err)
+			}
+			d := ev.Data.(topics.DeadLetter)
+			if bytes.Equal(d.Original, garbage) || bytes.Equal(d.Original, unknown) {
+				reasons[string(d.Original)] = d.Reason
+				if d.Topic != topics.SupplierStock || string(r.Key) != item {
+					t.Errorf("dead letter lost its origin: %+v key %q", d, r.Key)
+				}
+			}
+		})
+		return len(reasons) == 2
+	})
+	if r := reasons[string(garbage)]; !bytes.Contains([]byte(r), []byte("malformed event")) {
+		t.Errorf("garbage reason: %q", r)
+	}
+	if r := reasons[string(unknown)]; !bytes.Contains([]byte(r), []byte(`unknown event type "stock.teleported"`)) {
+		t.Errorf("unknown type reason: %q", r)
+	}
+}
+
+// A failing handler is retried on the same batch; nothing is skipped.
+func TestConsumerRetriesFailedBatch(t *testing.T) {
+	ctx := context.Background()
+	brokers, p, _ := setup(t)
+	ev := stockEvent(t, testkafka.Unique("retry"), 5)
+	if err := p.Publish(ctx, topics.SupplierStock, ev); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	failures := 0
+	col := &collector{seen: map[string]topics.Event{}}
+	h := func(ctx context.Context, batch []eventlog.Delivery) error {
+		for _, d := range batch {
+			if d.Event.ID == ev.ID {
+				mu.Lock()
+				defer mu.Unlock()
+				if failures < 2 {
+					failures++
+					return errors.New("store unavailable")
+				}
+			}
+		}
+		return col.handle(ctx, batch)
+	}
+	cons, err := eventlog.NewConsumer(eventlog.ClientOpts(brokers, "test", 5*time.Second, nil), testkafka.Unique("retry"),
+		[]string{topics.SupplierStock}, h, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go cons.Run(runCtx)
+	eventually(t, "the event after two failures", func() bool { return col.has(ev.ID) })
+}
+
+func TestProducerCountsAcknowledgedRecords(t *testing.T) {
+	_, p, m := setup(t)
+	item := testkafka.Unique("count")
+	var evs []topics.Event
+	for i := 0; i < 25; i++ {
+		evs = append(evs, stockEvent(t, item, int64(i)))
+	}
+	if err := p.Publish(context.Background(), topics.SupplierStock, evs...); err != nil {
+		t.Fatal(err)
+	}
+	got := counterValue(t, m, "shopstream_records_out_total", "test", topics.SupplierStock)
+	if got != 25 {
+		t.Errorf("records out = %v, want 25", got)
+	}
+}
+
+func counterValue(t *testing.T, m *ops.Metrics, name, role, topic string) float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range mt.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["role"] == role && labels["topic"] == topic {
+				return mt.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
