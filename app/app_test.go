@@ -24,15 +24,24 @@ import (
 	"github.com/shopstream/shopstream/topics"
 )
 
+// testConfig is the all-in-one config on free ports, pointed at the real
+// brokers when the test run names them.
 func testConfig(t *testing.T, dataDir string) config.Config {
-	cfg := config.Default()
-	cfg.DataDir = dataDir
-	cfg.Kafka.Embedded.Port = 0
-	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg := embeddedConfig(dataDir)
 	if real, ok := testkafka.Real(); ok {
 		cfg.Kafka.Embedded.Enabled = false
 		cfg.Kafka.Brokers = real
 	}
+	return cfg
+}
+
+// embeddedConfig always uses the embedded broker, for tests of all-in-one's
+// own persistence.
+func embeddedConfig(dataDir string) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = dataDir
+	cfg.Kafka.Embedded.Port = 0
+	cfg.HTTP.Addr = "127.0.0.1:0"
 	return cfg
 }
 
@@ -127,9 +136,6 @@ func TestReadyzWaitsForEveryCheck(t *testing.T) {
 // Records produced before a stop are all there after a start, and a
 // consumer group resumes at its committed offsets.
 func TestProduceStopStartConsume(t *testing.T) {
-	if _, ok := testkafka.Real(); ok {
-		t.Skip("restarts the embedded broker; a real broker's persistence is Kafka's own")
-	}
 	ctx := context.Background()
 	dir := t.TempDir()
 	key := testkafka.Unique("order")
@@ -182,7 +188,7 @@ func TestProduceStopStartConsume(t *testing.T) {
 		return seen
 	}
 
-	r := start(t, testConfig(t, dir))
+	r := start(t, embeddedConfig(dir))
 	first := events(200)
 	if err := r.Producer.Publish(ctx, topics.OrderEvents, first...); err != nil {
 		t.Fatal(err)
@@ -194,7 +200,7 @@ func TestProduceStopStartConsume(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r = start(t, testConfig(t, dir))
+	r = start(t, embeddedConfig(dir))
 	second := events(50)
 	if err := r.Producer.Publish(ctx, topics.OrderEvents, second...); err != nil {
 		t.Fatal(err)
@@ -217,9 +223,6 @@ func TestProduceStopStartConsume(t *testing.T) {
 }
 
 func TestIncompatibleTopicStopsStart(t *testing.T) {
-	if _, ok := testkafka.Real(); ok {
-		t.Skip("needs a broker it can seed with a bad topic; the topics package covers real Kafka")
-	}
 	dir := t.TempDir()
 	b, err := broker.Start(filepath.Join(dir, "kafka"))
 	if err != nil {
@@ -232,7 +235,7 @@ func TestIncompatibleTopicStopsStart(t *testing.T) {
 	cl.Close()
 	b.Close()
 
-	_, err = app.Start(context.Background(), testConfig(t, dir), quiet())
+	_, err = app.Start(context.Background(), embeddedConfig(dir), quiet())
 	var inc *topics.IncompatibleError
 	if !errors.As(err, &inc) || !strings.Contains(err.Error(), `topic "order.events": partitions is 1, expected 3`) {
 		t.Fatalf("got %v", err)

@@ -146,3 +146,16 @@ func TestEveryKeyHasEnvAndFlag(t *testing.T) {
 		}
 	}
 }
+
+// docs/config.md documents every key.
+func TestDocsListEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range config.Keys() {
+		if !strings.Contains(string(doc), "| `"+k+"` | `"+config.EnvName(k)+"` | `--"+config.FlagName(k)+"` |") {
+			t.Errorf("docs/config.md lacks a row for %s", k)
+		}
+	}
+}

@@ -16,7 +16,7 @@ import (
 	"github.com/shopstream/shopstream/topics"
 )
 
-func setup(t *testing.T) ([]string, *eventlog.Producer, *ops.Metrics) {
+func setup(t testing.TB) ([]string, *eventlog.Producer, *ops.Metrics) {
 	t.Helper()
 	brokers := testkafka.Brokers(t)
 	opts := eventlog.ClientOpts(brokers, "test", 5*time.Second, nil)
@@ -37,7 +37,7 @@ func setup(t *testing.T) ([]string, *eventlog.Producer, *ops.Metrics) {
 	return brokers, p, m
 }
 
-func stockEvent(t *testing.T, item string, onHand int64) topics.Event {
+func stockEvent(t testing.TB, item string, onHand int64) topics.Event {
 	t.Helper()
 	ev, err := topics.New(topics.TypeSupplierStockLevel, item, topics.SupplierStockLevel{SupplierID: "s", ItemID: item, WarehouseID: "w", OnHand: onHand})
 	if err != nil {

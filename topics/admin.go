@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -87,10 +88,40 @@ func Ensure(ctx context.Context, cl *kgo.Client, cat []Topic, create bool) ([]St
 	if len(missing) > 0 {
 		return nil, &MissingError{Topics: missing}
 	}
+	if err := awaitVisible(ctx, cl, cat); err != nil {
+		return nil, err
+	}
 	if err := Verify(ctx, cl, cat); err != nil {
 		return nil, err
 	}
 	return statuses, nil
+}
+
+// awaitVisible waits until the broker's metadata shows every catalog topic:
+// Apache Kafka answers CreateTopics before the new topics reach its metadata.
+func awaitVisible(ctx context.Context, cl *kgo.Client, cat []Topic) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		details, err := describe(ctx, cl, cat)
+		if err != nil {
+			return err
+		}
+		var missing []string
+		for _, t := range cat {
+			if s, ok := details[t.Name]; !ok || s.partitions == 0 {
+				missing = append(missing, t.Name)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topics: created but still not in the brokers' metadata after 30s: %s", strings.Join(missing, ", "))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // shape is what a metadata answer says of one topic.

@@ -152,6 +152,9 @@ func appendString(b []byte, s string) []byte {
 
 // DecodeEnvelope parses and checks the envelope without decoding its data.
 func DecodeEnvelope(b []byte) (Envelope, error) {
+	if env, ok := decodeCanonical(b); ok {
+		return env, env.check()
+	}
 	var env Envelope
 	if len(bytes.TrimSpace(b)) == 0 {
 		return env, &DecodeError{Kind: ErrMalformed, Err: errors.New("empty record")}
@@ -159,19 +162,24 @@ func DecodeEnvelope(b []byte) (Envelope, error) {
 	if err := json.Unmarshal(b, &env); err != nil {
 		return env, &DecodeError{Kind: ErrMalformed, Err: err}
 	}
+	return env, env.check()
+}
+
+// check refuses an envelope that lacks a field every consumer relies on.
+func (env Envelope) check() error {
 	switch {
 	case env.ID == "":
-		return env, &DecodeError{Kind: ErrMalformed, Type: env.Type, Err: errors.New("missing id")}
+		return &DecodeError{Kind: ErrMalformed, Type: env.Type, Err: errors.New("missing id")}
 	case env.Type == "":
-		return env, &DecodeError{Kind: ErrMalformed, Err: errors.New("missing type")}
+		return &DecodeError{Kind: ErrMalformed, Err: errors.New("missing type")}
 	case env.Version < 1:
-		return env, &DecodeError{Kind: ErrMalformed, Type: env.Type, Err: fmt.Errorf("version %d is not >= 1", env.Version)}
+		return &DecodeError{Kind: ErrMalformed, Type: env.Type, Err: fmt.Errorf("version %d is not >= 1", env.Version)}
 	case env.OccurredAt.IsZero():
-		return env, &DecodeError{Kind: ErrMalformed, Type: env.Type, Err: errors.New("missing occurred_at")}
+		return &DecodeError{Kind: ErrMalformed, Type: env.Type, Err: errors.New("missing occurred_at")}
 	case len(env.Data) == 0 || env.Data[0] != '{':
-		return env, &DecodeError{Kind: ErrMalformed, Type: env.Type, Err: errors.New("data is not a JSON object")}
+		return &DecodeError{Kind: ErrMalformed, Type: env.Type, Err: errors.New("data is not a JSON object")}
 	}
-	return env, nil
+	return nil
 }
 
 // Decode parses an envelope and its data into the registered Go type.

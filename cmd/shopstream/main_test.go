@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -102,51 +103,50 @@ func TestBadConfigurationExitsTwoWithTheKey(t *testing.T) {
 	}
 }
 
-// all-in-one comes up on free ports, answers /readyz, and one SIGTERM
-// shuts it down cleanly with exit 0.
-func TestAllInOneRunsAndStopsOnSigterm(t *testing.T) {
-	if os.Getenv("SHOPSTREAM_TEST_KAFKA") != "" {
-		t.Skip("runs the embedded broker only")
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "all-in-one", "--data-dir", dir, "--kafka.embedded.port", "0", "--http.addr", "127.0.0.1:0", "--log.format", "json")
+// startAllInOne runs the binary on free ports with dir as data dir and
+// returns once /readyz answers 200, with the HTTP address.
+func startAllInOne(t testing.TB, dir string, stderr io.Writer, extra ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"all-in-one", "--data-dir", dir, "--kafka.embedded.port", "0", "--http.addr", "127.0.0.1:0"}, extra...)...)
 	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill() })
 	addr := ""
 	sc := bufio.NewScanner(stdout)
 	re := regexp.MustCompile(`http\s+http://(\S+)`)
-	for sc.Scan() {
+	for addr == "" && sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
 			addr = m[1]
-			break
 		}
 	}
 	if addr == "" {
-		t.Fatalf("no http address printed; stderr:\n%s", stderr.String())
+		t.Fatalf("no http address printed")
 	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	deadline := time.Now().Add(10 * time.Second)
+	go io.Copy(io.Discard, stdout)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				break
+				return cmd, addr
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("never ready; stderr:\n%s", stderr.String())
+			t.Fatalf("not ready in 30s")
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// all-in-one comes up on free ports, answers /readyz, and one SIGTERM
+// shuts it down cleanly with exit 0.
+func TestAllInOneRunsAndStopsOnSigterm(t *testing.T) {
+	var stderr bytes.Buffer
+	cmd, _ := startAllInOne(t, t.TempDir(), &stderr, "--log.format", "json")
 	cmd.Process.Signal(syscall.SIGTERM)
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
