@@ -5,9 +5,16 @@ GO          ?= go
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Servers the real-server suites need, started by deploy/local/up.
-REAL_SERVERS ?= kafka
-REAL_KAFKA   ?= 127.0.0.1:19092
+# The real servers deploy/local/up starts, and where the suites find them
+# (the ports of deploy/config/local.yaml).
+REAL_SERVERS ?= all
+REAL_ENV     ?= SHOPSTREAM_TEST_KAFKA=127.0.0.1:19092 \
+	SHOPSTREAM_TEST_MYSQL='shopstream:shopstream@tcp(127.0.0.1:13306)/shopstream' \
+	SHOPSTREAM_TEST_CASSANDRA=127.0.0.1:19042 \
+	SHOPSTREAM_TEST_ELASTICSEARCH=http://127.0.0.1:19200 \
+	SHOPSTREAM_TEST_CLICKHOUSE=127.0.0.1:19000
+# Contract suites name their real-server subtests real-<server>.
+REAL_SUBTESTS := TestContract/real-
 
 .PHONY: all-in-one build test check test-unit test-real bench fuzz clean
 
@@ -26,14 +33,16 @@ check: ## gofmt, go vet and staticcheck must be clean
 	$(GO) run $(STATICCHECK) ./...
 
 test-unit: ## unit tests and integration tests on the embedded engines
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -skip '$(REAL_SUBTESTS)' ./...
 
-# Starts the real servers (installing what is missing), runs the suites that
-# take a real server, and stops the servers again whatever the outcome.
-test-real: ## the same integration suites against real servers on loopback
+# Starts the real servers (installing what is missing), runs every store
+# contract suite's real subtests, then the Kafka and all-in-one suites on the
+# real servers, and stops the servers again whatever the outcome.
+test-real: ## the same suites against real servers on loopback
 	@set -e; trap 'deploy/local/down $(REAL_SERVERS)' EXIT; \
 	deploy/local/up $(REAL_SERVERS); \
-	SHOPSTREAM_TEST_KAFKA=$(REAL_KAFKA) $(GO) test -count=1 ./eventlog/... ./app/...
+	$(REAL_ENV) $(GO) test -count=1 -run '$(REAL_SUBTESTS)' ./...; \
+	$(REAL_ENV) $(GO) test -count=1 ./eventlog/... ./app/...
 
 bench: ## the benchmarks behind docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./eventlog/ ./cmd/shopstream/

@@ -41,6 +41,7 @@ type App struct {
 	Kafka    *kgo.Client
 	Producer *eventlog.Producer
 	Runtime  *processors.Runtime
+	Stores   Stores
 	Mux      *http.ServeMux
 
 	embedded *broker.Embedded
@@ -58,9 +59,9 @@ type runner struct {
 
 // Start brings up the shared parts: data directory, broker connection (or
 // the embedded broker), the verified topic catalog, the producer, the
-// processor runtime and the HTTP listener. It fails fast, naming what
-// failed and where.
-func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, err error) {
+// processor runtime, the given store roles (opened and migrated) and the
+// HTTP listener. It fails fast, naming what failed and where.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, stores ...StoreRole) (a *App, err error) {
 	a = &App{Config: cfg, Log: log, Metrics: ops.NewMetrics(), Health: ops.NewHealth(), Mux: http.NewServeMux()}
 	defer func() {
 		if err != nil {
@@ -119,6 +120,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (a *App, er
 	a.Runtime = processors.NewRuntime(a.Brokers, filepath.Join(cfg.DataDir, "state"), cfg.Kafka.DialTimeout,
 		processors.Replication(int(cfg.Topics.Replication)), processors.Logger(log),
 		processors.Health(a.Health), processors.Metrics(a.Metrics))
+	if err := a.openStores(ctx, stores); err != nil {
+		return a, err
+	}
 	a.Go("consumer-lag", func(ctx context.Context) error {
 		eventlog.MonitorLag(ctx, adm, a.Metrics.ConsumerLag, 10*time.Second, log)
 		return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/shopstream/shopstream/broker"
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/eventlog"
+	"github.com/shopstream/shopstream/internal/realserver"
 	"github.com/shopstream/shopstream/internal/testkafka"
 	"github.com/shopstream/shopstream/topics"
 )
@@ -31,6 +33,21 @@ func testConfig(t *testing.T, dataDir string) config.Config {
 	if real, ok := testkafka.Real(); ok {
 		cfg.Kafka.Embedded.Enabled = false
 		cfg.Kafka.Brokers = real
+	}
+	// With the real servers named, all-in-one runs on them as in local.yaml,
+	// each test in its own database, keyspace and index.
+	if dsn := os.Getenv(realserver.MySQL); dsn != "" {
+		cfg.Stores.Orders = config.OrdersStore{Driver: "mysql", DSN: realserver.ScratchMySQL(t, dsn)}
+	}
+	if addr := os.Getenv(realserver.Cassandra); addr != "" {
+		cfg.Stores.History = config.HistoryStore{Driver: "cassandra", Hosts: []string{addr}, Keyspace: realserver.ScratchKeyspace(t, addr),
+			ReplicationFactor: 1, Consistency: "one"}
+	}
+	if url := os.Getenv(realserver.Elasticsearch); url != "" {
+		cfg.Stores.Search = config.SearchStore{Driver: "elasticsearch", URLs: []string{url}, Index: realserver.ScratchIndex(t, url)}
+	}
+	if addr := os.Getenv(realserver.ClickHouse); addr != "" {
+		cfg.Stores.Analytics = config.AnalyticsStore{Driver: "clickhouse", Addrs: []string{addr}, Database: realserver.ScratchClickHouse(t, addr), Username: "default"}
 	}
 	return cfg
 }
@@ -55,7 +72,7 @@ type running struct {
 
 func start(t *testing.T, cfg config.Config) *running {
 	t.Helper()
-	a, err := app.Start(context.Background(), cfg, quiet())
+	a, err := app.Start(context.Background(), cfg, quiet(), app.AllStores...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,6 +279,45 @@ func TestUnreachableBrokerFailsFastNamingIt(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("took %s to fail", took)
+	}
+}
+
+// A store that stops answering takes /readyz down, named with its driver.
+func TestStoresAreOpenMigratedAndInReadiness(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	r := start(t, cfg)
+	if failing := r.Health.Ready(); len(failing) != 0 {
+		t.Fatalf("not ready with every store open: %v", failing)
+	}
+	for name, s := range map[string]interface {
+		SchemaVersion(context.Context) (int, error)
+	}{
+		"orders": r.Stores.Orders, "history": r.Stores.History, "search": r.Stores.Search, "analytics": r.Stores.Analytics,
+	} {
+		if v, err := s.SchemaVersion(context.Background()); err != nil || v < 1 {
+			t.Errorf("%s store not migrated: version %d, %v", name, v, err)
+		}
+	}
+	r.Stores.Orders.Close()
+	code, body := get(t, "http://"+r.HTTPAddr()+"/readyz")
+	if want := "store orders (" + cfg.Stores.Orders.Driver + ")"; code != http.StatusServiceUnavailable || !strings.Contains(body, want) {
+		t.Errorf("/readyz after closing the orders store = %d %s, want 503 naming %q", code, body, want)
+	}
+}
+
+func TestDownStoreStopsStartNamingIt(t *testing.T) {
+	cfg := embeddedConfig(t.TempDir())
+	cfg.Stores.Orders = config.OrdersStore{Driver: "mysql", DSN: "shopstream:secret@tcp(127.0.0.1:1)/shopstream"}
+	began := time.Now()
+	_, err := app.Start(context.Background(), cfg, quiet(), app.AllStores...)
+	if err == nil || !strings.Contains(err.Error(), "orders store (mysql)") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("the error leaks the password: %v", err)
+	}
+	if took := time.Since(began); took > 10*time.Second {
 		t.Errorf("took %s to fail", took)
 	}
 }

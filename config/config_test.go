@@ -108,7 +108,7 @@ func TestPrecedenceDefaultsFileEnvFlags(t *testing.T) {
 	if err := fs.Parse([]string{"--config", p, "--kafka.embedded.port", "3333", "--data-dir", "/tmp/x", "--kafka.embedded.sync-writes=false"}); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"SHOPSTREAM_LOCAL_KAFKA_PORT=19092", "SHOPSTREAM_TEST_KAFKA=x", "SHOPSTREAM_KAFKA_EMBEDDED_PORT=2222", "SHOPSTREAM_LOG_LEVEL=debug", "SHOPSTREAM_KAFKA_BROKERS=a:1, b:2", "SHOPSTREAM_KAFKA_DIAL_TIMEOUT=3s", "PATH=/bin"}
+	env := []string{"SHOPSTREAM_LOCAL_KAFKA_PORT=19092", "SHOPSTREAM_TEST_KAFKA=x", "SHOPSTREAM_SERVICE_HOST=10.0.0.1", "SHOPSTREAM_PORT_8080_TCP=tcp://10.0.0.1:8080", "SHOPSTREAM_KAFKA_EMBEDDED_PORT=2222", "SHOPSTREAM_LOG_LEVEL=debug", "SHOPSTREAM_KAFKA_BROKERS=a:1, b:2", "SHOPSTREAM_KAFKA_DIAL_TIMEOUT=3s", "PATH=/bin"}
 	cfg, err := config.Load(*path, env, flags)
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,9 @@ import (
 const EnvPrefix = "SHOPSTREAM_"
 
 // reservedEnv are SHOPSTREAM_ prefixes that are not config keys: the
-// deploy/local harness's ports and the test suites' server addresses.
-var reservedEnv = []string{"SHOPSTREAM_LOCAL_", "SHOPSTREAM_TEST_"}
+// deploy/local harness's ports, the test suites' server addresses, and the
+// variables Kubernetes injects for a Service named shopstream.
+var reservedEnv = []string{"SHOPSTREAM_LOCAL_", "SHOPSTREAM_TEST_", "SHOPSTREAM_SERVICE_", "SHOPSTREAM_PORT"}
 
 // Error is one refused key: which key, where its value came from, and why.
 type Error struct {

@@ -33,7 +33,7 @@ that external producers can use, and every store is an embedded engine under
 		}
 		ctx, stop := ops.SignalContext(ctx, log)
 		defer stop()
-		a, err := app.Start(ctx, cfg, log)
+		a, err := app.Start(ctx, cfg, log, app.AllStores...)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,102 @@
+package orderdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+var mysqlDialect = &dialect{
+	timestamp: "DATETIME(6)",
+	// utf8mb4_bin compares ids byte by byte, as SQLite does; the server's
+	// default *_ci collation would make "Item-1" and "item-1" one key.
+	tableOptions: " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+	tableExists:  "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+	key: func(column string, n int) string {
+		return fmt.Sprintf("%s VARCHAR(%d) NOT NULL PRIMARY KEY", column, n)
+	},
+	lock: mysqlMigrationLock,
+}
+
+// migrationLockWait is how long Migrate waits for another process that is
+// migrating the same database.
+const migrationLockWait = 30 * time.Second
+
+// openMySQL connects with a go-sql-driver/mysql DSN.
+func openMySQL(ctx context.Context, dsn string, o options) (*sqlStore, error) {
+	// ParseDSN errors never quote the password; the DSN itself is not printed.
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("orderdb: mysql DSN (stores.orders.dsn) is invalid: %w", err)
+	}
+	where := "mysql at " + mc.Addr
+	if mc.DBName == "" {
+		return nil, fmt.Errorf("orderdb: %s: the DSN names no database (user:password@tcp(host:port)/database)", where)
+	}
+	mc.ParseTime = true
+	// DATETIME has no zone: the store writes UTC and reads it back as UTC.
+	mc.Loc = time.UTC
+	if mc.Timeout == 0 || mc.Timeout > o.timeout {
+		mc.Timeout = o.timeout // a dial never outlasts the store's bound
+	}
+	if _, ok := mc.Params["sql_mode"]; !ok {
+		if mc.Params == nil {
+			mc.Params = map[string]string{}
+		}
+		// Strict: a too-long id or an out-of-range number is an error, not
+		// a silent truncation, whatever the server's default.
+		mc.Params["sql_mode"] = "'TRADITIONAL'"
+	}
+	conn, err := mysql.NewConnector(mc)
+	if err != nil {
+		return nil, fmt.Errorf("orderdb: %s: %w", where, err)
+	}
+	db := sql.OpenDB(conn)
+	// Recycle connections before a server's wait_timeout or a proxy drops
+	// them under the pool.
+	db.SetConnMaxLifetime(3 * time.Minute)
+	db.SetMaxIdleConns(10)
+	name := fmt.Sprintf("orderdb database %s (%s)", mc.DBName, where)
+	s := newStore(db, mysqlDialect, where, name, o.timeout)
+	if err := s.ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// mysqlMigrationLock takes a named lock for this database, so two
+// processes starting together migrate one after the other.
+func mysqlMigrationLock(ctx context.Context, db *sql.DB) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Lock names are server-wide and at most 64 characters.
+	const name = "LEFT(CONCAT('shopstream.orderdb:', DATABASE()), 64)"
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+name+", ?)", int(migrationLockWait.Seconds())).Scan(&got); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("take the migration lock: %w", err)
+	}
+	if got.Int64 != 1 {
+		conn.Close()
+		return nil, errors.New("another process held the migration lock for " + migrationLockWait.String())
+	}
+	return func() {
+		// The lock belongs to this session, which goes back to the pool:
+		// release it explicitly, bounded in case the server is gone.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK("+name+")"); err != nil {
+			// Drop the session rather than pool it with the lock held.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}, nil
+}

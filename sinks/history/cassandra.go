@@ -1,0 +1,236 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/shopstream/shopstream/config"
+	"github.com/shopstream/shopstream/internal/schema"
+)
+
+// schemaScope partitions schema_migrations, so its newest row is one
+// single-partition read.
+const schemaScope = "history"
+
+// cassandra is the production adapter. Every statement names its keyspace,
+// so the session works before the keyspace exists.
+type cassandra struct {
+	session  *gocql.Session
+	hosts    string // for messages
+	keyspace string // as configured, for system_schema lookups
+	ks       string // quoted, for statements
+	rf       int
+}
+
+func openCassandra(ctx context.Context, cfg config.HistoryStore, o options) (*cassandra, error) {
+	hosts := strings.Join(cfg.Hosts, ",")
+	if len(cfg.Hosts) == 0 {
+		return nil, errors.New("history: cassandra driver needs at least one host:port in stores.history.hosts")
+	}
+	if cfg.Keyspace == "" {
+		return nil, fmt.Errorf("history: cassandra at %s: no keyspace configured (stores.history.keyspace)", hosts)
+	}
+	consistency, err := gocql.ParseConsistencyWrapper(cfg.Consistency)
+	if err != nil {
+		return nil, fmt.Errorf("history: cassandra at %s: consistency %q: want one, local_one, quorum, local_quorum or all", hosts, cfg.Consistency)
+	}
+	rf := cfg.ReplicationFactor
+	if rf <= 0 {
+		rf = 1
+	}
+
+	cluster := gocql.NewCluster(cfg.Hosts...)
+	cluster.Consistency = consistency
+	cluster.ConnectTimeout = o.timeout
+	cluster.Timeout = o.timeout
+	// Every Cassandra since 3.0 speaks v4; naming it saves the dial that
+	// discovers the version.
+	cluster.ProtoVersion = 4
+	// Migrate waits for agreement itself and reports a failure; this bounds
+	// the driver's own wait after each DDL statement.
+	cluster.MaxWaitSchemaAgreement = 30 * time.Second
+	cluster.Logger = stdLogger{o.logger}
+
+	session, err := createSession(ctx, cluster)
+	if err != nil {
+		return nil, fmt.Errorf("history: cassandra at %s did not answer within %s: %w", hosts, o.timeout, err)
+	}
+	return &cassandra{session: session, hosts: hosts, keyspace: cfg.Keyspace, ks: quoteIdent(cfg.Keyspace), rf: rf}, nil
+}
+
+// createSession is gocql's CreateSession, which takes no context, bounded
+// by ctx as well as by the cluster's timeouts: a session that arrives after
+// ctx ended is closed.
+func createSession(ctx context.Context, cluster *gocql.ClusterConfig) (*gocql.Session, error) {
+	type result struct {
+		s   *gocql.Session
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := cluster.CreateSession()
+		done <- result{s, err}
+	}()
+	select {
+	case r := <-done:
+		return r.s, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.s != nil {
+				r.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func (c *cassandra) String() string { return "cassandra keyspace " + c.keyspace + " at " + c.hosts }
+
+func (c *cassandra) migrations() []schema.Migration {
+	return []schema.Migration{{
+		Version: 1,
+		Name:    "orders_by_id and orders_by_user",
+		Apply: func(ctx context.Context) error {
+			return c.ddl(ctx,
+				`CREATE TABLE IF NOT EXISTS `+c.ks+`.orders_by_id (
+					order_id text PRIMARY KEY,
+					user_id text,
+					created_at timestamp,
+					status text,
+					total_cents bigint,
+					currency text,
+					body blob)`,
+				`CREATE TABLE IF NOT EXISTS `+c.ks+`.orders_by_user (
+					user_id text,
+					created_at timestamp,
+					order_id text,
+					status text,
+					total_cents bigint,
+					currency text,
+					PRIMARY KEY ((user_id), created_at, order_id))
+				WITH CLUSTERING ORDER BY (created_at DESC, order_id DESC)`)
+		},
+	}}
+}
+
+// Migrate creates the keyspace and its schema_migrations table when
+// missing, then applies what is missing.
+func (c *cassandra) Migrate(ctx context.Context) error {
+	if err := c.bootstrap(ctx); err != nil {
+		return err
+	}
+	return schema.Migrate(ctx, c.String(), c, c.migrations())
+}
+
+func (c *cassandra) bootstrap(ctx context.Context) error {
+	if ok, err := c.hasSchemaTable(ctx); err != nil || ok {
+		return err
+	}
+	// The replication factor applies when the keyspace is created; an
+	// existing keyspace keeps its own (ALTER KEYSPACE changes it).
+	return c.ddl(ctx,
+		fmt.Sprintf(`CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': %d}`, c.ks, c.rf),
+		`CREATE TABLE IF NOT EXISTS `+c.ks+`.schema_migrations (
+			scope text,
+			version int,
+			name text,
+			applied_at timestamp,
+			PRIMARY KEY ((scope), version))
+		WITH CLUSTERING ORDER BY (version DESC)`)
+}
+
+// ddl runs schema statements in order, then waits until every node has the
+// new schema, so the next statement on any node sees it.
+func (c *cassandra) ddl(ctx context.Context, stmts ...string) error {
+	for _, stmt := range stmts {
+		if err := c.session.Query(stmt).WithContext(ctx).Exec(); err != nil {
+			return fmt.Errorf("history: %s: %s: %w", c, firstLine(stmt), err)
+		}
+	}
+	if err := c.session.AwaitSchemaAgreement(ctx); err != nil {
+		return fmt.Errorf("history: %s: nodes do not agree on the schema: %w", c, err)
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSuffix(line, " (")
+}
+
+func (c *cassandra) hasSchemaTable(ctx context.Context) (bool, error) {
+	var name string
+	err := c.session.Query(`SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?`,
+		c.keyspace, "schema_migrations").WithContext(ctx).Scan(&name)
+	switch {
+	case errors.Is(err, gocql.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("history: %s: look up schema_migrations: %w", c, err)
+	}
+	return true, nil
+}
+
+func (c *cassandra) recorder() schema.Recorder { return c }
+
+func (c *cassandra) SchemaVersion(ctx context.Context) (int, error) { return c.Version(ctx) }
+
+// Version implements schema.Recorder: 0 while there is no keyspace or no
+// schema_migrations table yet.
+func (c *cassandra) Version(ctx context.Context) (int, error) {
+	if ok, err := c.hasSchemaTable(ctx); err != nil || !ok {
+		return 0, err
+	}
+	var v int
+	err := c.session.Query(`SELECT version FROM `+c.ks+`.schema_migrations WHERE scope = ? LIMIT 1`, schemaScope).
+		WithContext(ctx).Scan(&v)
+	switch {
+	case errors.Is(err, gocql.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("history: %s: read schema_migrations: %w", c, err)
+	}
+	return v, nil
+}
+
+// Record implements schema.Recorder.
+func (c *cassandra) Record(ctx context.Context, m schema.Migration) error {
+	err := c.session.Query(`INSERT INTO `+c.ks+`.schema_migrations (scope, version, name, applied_at) VALUES (?, ?, ?, ?)`,
+		schemaScope, m.Version, m.Name, time.Now()).WithContext(ctx).Exec()
+	if err != nil {
+		return fmt.Errorf("history: %s: write schema_migrations: %w", c, err)
+	}
+	return nil
+}
+
+// Health asks the node it reaches for its release version.
+func (c *cassandra) Health(ctx context.Context) error {
+	var v string
+	if err := c.session.Query(`SELECT release_version FROM system.local`).WithContext(ctx).Scan(&v); err != nil {
+		return fmt.Errorf("history: cassandra at %s: %w", c.hosts, err)
+	}
+	return nil
+}
+
+// Close ends the session; a second Close is a no-op.
+func (c *cassandra) Close() error {
+	c.session.Close()
+	return nil
+}
+
+// stdLogger turns the driver's log lines into warnings on a slog.Logger.
+type stdLogger struct{ l *slog.Logger }
+
+func (s stdLogger) Print(v ...any)            { s.l.Warn("cassandra driver: " + fmt.Sprint(v...)) }
+func (s stdLogger) Printf(f string, v ...any) { s.l.Warn("cassandra driver: " + fmt.Sprintf(f, v...)) }
+func (s stdLogger) Println(v ...any) {
+	s.l.Warn("cassandra driver: " + strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
+}

@@ -1,0 +1,175 @@
+package search
+
+import (
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
+	"github.com/blevesearch/bleve/v2/analysis/datetime/flexible"
+	"github.com/blevesearch/bleve/v2/analysis/datetime/optional"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
+	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
+)
+
+// kind is how a field of an item is indexed, whatever the engine.
+type kind int
+
+const (
+	// exact: one case-sensitive term, for filters, facets and sort.
+	exact kind = iota
+	// fullText: words, by the standard analyzer.
+	fullText
+	// title: fullText, plus a subfield <name>.keyword holding the whole
+	// value lower-cased, for exact matches and alphabetical sort.
+	title
+	// integer: a 64-bit integer (money in minor units, counts).
+	integer
+	// boolean: true or false.
+	boolean
+	// timestamp: an RFC 3339 date-time.
+	timestamp
+	// exactMap: an object of string values, each indexed as an exact term
+	// under <name>.<key>, for supplier attributes whose keys nobody
+	// declares in advance.
+	exactMap
+)
+
+// field is one indexed field of an item.
+type field struct {
+	name string
+	kind kind
+}
+
+// itemFields is the items index's v1 mapping; both adapters build theirs
+// from it. Fields not listed are kept in the document (Elasticsearch
+// _source) but not indexed.
+var itemFields = []field{
+	{"item_id", exact},
+	{"title", title},
+	{"description", fullText},
+	{"category", exact},
+	{"brand", exact},
+	{"price_cents", integer},
+	{"currency", exact},
+	{"in_stock", boolean},
+	{"on_hand", integer},
+	{"updated_at", timestamp},
+	{"attributes", exactMap},
+}
+
+// esItemsMapping is the Elasticsearch mapping of the items index, with meta
+// as its _meta.
+func esItemsMapping(meta map[string]any) map[string]any {
+	props := map[string]any{}
+	for _, f := range itemFields {
+		switch f.kind {
+		case exact:
+			props[f.name] = map[string]any{"type": "keyword"}
+		case fullText:
+			props[f.name] = map[string]any{"type": "text", "analyzer": "standard"}
+		case title:
+			props[f.name] = map[string]any{"type": "text", "analyzer": "standard", "fields": map[string]any{
+				// lowercase is a built-in normalizer (no analysis-common needed).
+				"keyword": map[string]any{"type": "keyword", "normalizer": "lowercase", "ignore_above": 512},
+			}}
+		case integer:
+			props[f.name] = map[string]any{"type": "long"}
+		case boolean:
+			props[f.name] = map[string]any{"type": "boolean"}
+		case timestamp:
+			props[f.name] = map[string]any{"type": "date", "format": "strict_date_optional_time"}
+		case exactMap:
+			// One field for any number of keys: no mapping explosion from
+			// supplier attributes. Part of the server since 8.0 (x-pack in 7.x).
+			props[f.name] = map[string]any{"type": "flattened"}
+		}
+	}
+	return map[string]any{
+		"_meta": meta,
+		// Unlisted fields are stored, not indexed, as in Bleve.
+		"dynamic":    false,
+		"properties": props,
+	}
+}
+
+// Names registered in the Bleve index mapping.
+const (
+	bleveKeywordLowercase = "keyword_lowercase"
+	// bleveNoDates parses nothing: Bleve would index a dynamic string that
+	// looks like a date as a date, where Elasticsearch's flattened keeps
+	// every attribute value a keyword.
+	bleveNoDates = "no_dates"
+)
+
+// bleveItemsMapping is the Bleve mapping closest to esItemsMapping: BM25
+// scoring, the standard analyzer, keyword fields stored with doc values.
+func bleveItemsMapping() *mapping.IndexMappingImpl {
+	im := mapping.NewIndexMapping()
+	im.ScoringModel = index.BM25Scoring
+	im.DefaultAnalyzer = standard.Name
+	// The equivalent of Elasticsearch's lowercase normalizer.
+	if err := im.AddCustomAnalyzer(bleveKeywordLowercase, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     single.Name,
+		"token_filters": []any{lowercase.Name},
+	}); err != nil {
+		panic(err) // a fixed, valid definition
+	}
+	if err := im.AddCustomDateTimeParser(bleveNoDates, map[string]any{"type": flexible.Name, "layouts": []any{}}); err != nil {
+		panic(err)
+	}
+	im.DefaultDateTimeParser = bleveNoDates
+
+	doc := mapping.NewDocumentStaticMapping()
+	for _, f := range itemFields {
+		switch f.kind {
+		case exact:
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewKeywordFieldMapping(), keyword.Name))
+		case fullText:
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewTextFieldMapping(), standard.Name))
+		case title:
+			sub := bleveField(mapping.NewTextFieldMapping(), bleveKeywordLowercase)
+			sub.Name = f.name + ".keyword"
+			sub.Store = false // like a multi-field, which is not in _source
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewTextFieldMapping(), standard.Name), sub)
+		case integer:
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewNumericFieldMapping(), ""))
+		case boolean:
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewBooleanFieldMapping(), ""))
+		case timestamp:
+			fm := bleveField(mapping.NewDateTimeFieldMapping(), "")
+			fm.DateFormat = optional.Name
+			doc.AddFieldMappingsAt(f.name, fm)
+		case exactMap:
+			sub := mapping.NewDocumentMapping() // dynamic: any key
+			sub.DefaultAnalyzer = keyword.Name
+			doc.AddSubDocumentMapping(f.name, sub)
+		}
+	}
+	im.DefaultMapping = doc
+	return im
+}
+
+// bleveQueryAnalyzer is the analyzer a Bleve match query on field must
+// name itself, or "" to let Bleve pick. Bleve reads "title.keyword" as a
+// path into title and would pick title's standard analyzer.
+func bleveQueryAnalyzer(field string) string {
+	for _, f := range itemFields {
+		if f.kind == title && field == f.name+".keyword" {
+			return bleveKeywordLowercase
+		}
+	}
+	return ""
+}
+
+// bleveField stores the value (Bleve has no _source), keeps doc values for
+// sorting and facets, and leaves the field out of the composite _all field,
+// which Elasticsearch does not have.
+func bleveField(fm *mapping.FieldMapping, analyzer string) *mapping.FieldMapping {
+	fm.Analyzer = analyzer
+	fm.Store = true
+	fm.DocValues = fm.Type != "text" || analyzer != standard.Name
+	fm.IncludeInAll = false
+	return fm
+}
