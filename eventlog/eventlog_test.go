@@ -197,13 +197,14 @@ func TestProducerCountsAcknowledgedRecords(t *testing.T) {
 	if err := p.Publish(context.Background(), topics.SupplierStock, evs...); err != nil {
 		t.Fatal(err)
 	}
-	got := counterValue(t, m, "shopstream_records_out_total", "test", topics.SupplierStock)
+	got := metricValue(t, m, "shopstream_records_out_total", map[string]string{"role": "test", "topic": topics.SupplierStock})
 	if got != 25 {
 		t.Errorf("records out = %v, want 25", got)
 	}
 }
 
-func counterValue(t *testing.T, m *ops.Metrics, name, role, topic string) float64 {
+// metricValue reads the counter or gauge name whose labels include want.
+func metricValue(t *testing.T, m *ops.Metrics, name string, want map[string]string) float64 {
 	t.Helper()
 	mfs, err := m.Registry.Gather()
 	if err != nil {
@@ -213,14 +214,21 @@ func counterValue(t *testing.T, m *ops.Metrics, name, role, topic string) float6
 		if mf.GetName() != name {
 			continue
 		}
+	metrics:
 		for _, mt := range mf.GetMetric() {
 			labels := map[string]string{}
 			for _, l := range mt.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["role"] == role && labels["topic"] == topic {
-				return mt.GetCounter().GetValue()
+			for k, v := range want {
+				if labels[k] != v {
+					continue metrics
+				}
 			}
+			if mt.GetGauge() != nil {
+				return mt.GetGauge().GetValue()
+			}
+			return mt.GetCounter().GetValue()
 		}
 	}
 	return 0
