@@ -48,6 +48,7 @@ const (
 	SupplierStock    = "supplier.stock"
 	CatalogChanges   = "catalog.changes"
 	InventoryChanges = "inventory.changes"
+	Listings         = "listings"
 	CartCommands     = "cart.commands"
 	OrderEvents      = "order.events"
 	PaymentEvents    = "payment.events"
@@ -109,6 +110,9 @@ func Catalog(s Settings) []Topic {
 		keyed(InventoryChanges, Delete, "item_id",
 			"On-hand stock per item and warehouse after each applied supplier event. Written by the inventory processor.",
 			TypeInventoryItemChanged),
+		keyed(Listings, Compact, "item_id",
+			"The searchable listing of each item: the catalog item joined with its stock, with one version that only grows. Written by the listing processor; the search sink indexes it.",
+			TypeListingChanged),
 		keyed(CartCommands, Delete, "user_id",
 			"Cart and wishlist commands. Written by the REST edge.",
 			TypeCartItemAdded, TypeCartItemQuantitySet, TypeCartItemRemoved, TypeCartCleared,

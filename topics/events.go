@@ -10,6 +10,7 @@ const (
 	TypeDeadLetter              = "dead_letter"
 	TypeCatalogItemChanged      = "catalog.item.changed"
 	TypeInventoryItemChanged    = "inventory.item.changed"
+	TypeListingChanged          = "listing.changed"
 	TypeCartItemAdded           = "cart.item.added"
 	TypeCartItemQuantitySet     = "cart.item.quantity_set"
 	TypeCartItemRemoved         = "cart.item.removed"
@@ -90,6 +91,28 @@ type InventoryItemChanged struct {
 	OnHand     int64            `json:"on_hand"`
 	// Delta is the change to OnHand this event made.
 	Delta int64 `json:"delta"`
+}
+
+// Listing is an item as search shows it: the catalog item and its stock.
+// Version grows by one with every catalog or inventory change applied, so
+// an index keyed by item can refuse anything older than what it holds.
+type Listing struct {
+	ItemID           string            `json:"item_id"`
+	Version          int64             `json:"version"`
+	CatalogVersion   int64             `json:"catalog_version"`
+	InventoryVersion int64             `json:"inventory_version"`
+	SupplierID       string            `json:"supplier_id,omitempty"`
+	Title            string            `json:"title,omitempty"`
+	Description      string            `json:"description,omitempty"`
+	Category         string            `json:"category,omitempty"`
+	Brand            string            `json:"brand,omitempty"`
+	PriceCents       int64             `json:"price_cents"`
+	Currency         string            `json:"currency,omitempty"`
+	Attributes       map[string]string `json:"attributes,omitempty"`
+	OnHand           int64             `json:"on_hand"`
+	// CreatedAt is when the catalog first saw the item (sort=newest).
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // CartLine names an item and a quantity in a cart or wishlist command.

@@ -43,6 +43,7 @@ func init() {
 	register[DeadLetter](1, TypeDeadLetter)
 	register[CatalogItemChanged](1, TypeCatalogItemChanged)
 	register[InventoryItemChanged](1, TypeInventoryItemChanged)
+	register[Listing](1, TypeListingChanged)
 	register[CartLine](1, TypeCartItemAdded, TypeCartItemQuantitySet, TypeCartItemRemoved,
 		TypeWishlistItemAdded, TypeWishlistItemRemoved, TypeWishlistItemMovedToCart)
 	register[CartCleared](1, TypeCartCleared)
