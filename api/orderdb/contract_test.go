@@ -43,7 +43,7 @@ func TestContract(t *testing.T) {
 func contract(t *testing.T, fresh freshDB) {
 	t.Run("lifecycle", func(t *testing.T) {
 		s := open(t, fresh(t))
-		schematest.Lifecycle(t, s, s.rec, len(migrations(s.d, s.db)))
+		schematest.Lifecycle(t, s, s.Recorder(), len(migrations(s.d, s.DB())))
 	})
 
 	t.Run("v1-stock", func(t *testing.T) {
@@ -52,7 +52,7 @@ func contract(t *testing.T, fresh freshDB) {
 		insertStock(t, s, "item-1", 5, at)
 		var onHand, version int64
 		var updated time.Time
-		if err := s.db.QueryRowContext(ctx(t), "SELECT on_hand, version, updated_at FROM stock WHERE item_id = ?", "item-1").
+		if err := s.DB().QueryRowContext(ctx(t), "SELECT on_hand, version, updated_at FROM stock WHERE item_id = ?", "item-1").
 			Scan(&onHand, &version, &updated); err != nil {
 			t.Fatalf("read back stock: %v", err)
 		}
@@ -68,7 +68,7 @@ func contract(t *testing.T, fresh freshDB) {
 			"duplicate id":     "INSERT INTO stock (item_id, on_hand, version, updated_at) VALUES ('item-1', 1, 1, ?)",
 		}
 		for what, q := range refused {
-			if _, err := s.db.ExecContext(ctx(t), q, at); err == nil {
+			if _, err := s.DB().ExecContext(ctx(t), q, at); err == nil {
 				t.Errorf("%s accepted", what)
 			}
 		}
@@ -81,32 +81,24 @@ func contract(t *testing.T, fresh freshDB) {
 		s := openMigrated(t, fresh(t))
 		q := "INSERT INTO processed_events (event_id, processed_at) VALUES (?, ?)"
 		id := "0193a1c2-7f00-7000-8000-000000000001"
-		if _, err := s.db.ExecContext(ctx(t), q, id, now()); err != nil {
+		if _, err := s.DB().ExecContext(ctx(t), q, id, now()); err != nil {
 			t.Fatalf("insert processed event: %v", err)
 		}
 		// A redelivered event is refused: that is what makes it count once.
-		if _, err := s.db.ExecContext(ctx(t), q, id, now()); err == nil {
+		if _, err := s.DB().ExecContext(ctx(t), q, id, now()); err == nil {
 			t.Fatal("the same event id was recorded twice")
 		}
 		var got string
-		if err := s.db.QueryRowContext(ctx(t), "SELECT event_id FROM processed_events").Scan(&got); err != nil || got != id {
+		if err := s.DB().QueryRowContext(ctx(t), "SELECT event_id FROM processed_events").Scan(&got); err != nil || got != id {
 			t.Fatalf("read back %q, %v; want %q", got, err, id)
 		}
 	})
 
 	t.Run("concurrent-migrations-apply-once", func(t *testing.T) {
 		db := fresh(t)
-		stores := []*sqlStore{open(t, db), open(t, db), open(t, db)}
-		errs := make(chan error, len(stores))
-		for _, s := range stores {
-			go func() { errs <- s.Migrate(ctx(t)) }()
-		}
-		for range stores {
-			if err := <-errs; err != nil {
-				t.Errorf("concurrent migrate: %v", err)
-			}
-		}
-		if n, latest := count(t, stores[0], "schema_migrations"), len(migrations(stores[0].d, nil)); n != latest {
+		s := open(t, db)
+		schematest.MigrateTogether(t, ctx(t), s, open(t, db), open(t, db))
+		if n, latest := count(t, s, "schema_migrations"), len(migrations(s.d, nil)); n != latest {
 			t.Fatalf("%d migrations recorded, want %d", n, latest)
 		}
 	})
@@ -121,7 +113,7 @@ func contract(t *testing.T, fresh freshDB) {
 		}
 
 		s = open(t, db)
-		latest := len(migrations(s.d, s.db))
+		latest := len(migrations(s.d, s.DB()))
 		if v, err := s.SchemaVersion(ctx(t)); err != nil || v != latest {
 			t.Fatalf("reopened at version %d, %v; want %d", v, err, latest)
 		}
@@ -173,7 +165,7 @@ func openMigrated(t *testing.T, db target) *sqlStore {
 
 func insertStock(t *testing.T, s *sqlStore, item string, onHand int64, at time.Time) {
 	t.Helper()
-	if _, err := s.db.ExecContext(ctx(t), "INSERT INTO stock (item_id, on_hand, version, updated_at) VALUES (?, ?, 1, ?)",
+	if _, err := s.DB().ExecContext(ctx(t), "INSERT INTO stock (item_id, on_hand, version, updated_at) VALUES (?, ?, 1, ?)",
 		item, onHand, at); err != nil {
 		t.Fatalf("insert stock %s: %v", item, err)
 	}
@@ -182,7 +174,7 @@ func insertStock(t *testing.T, s *sqlStore, item string, onHand int64, at time.T
 func count(t *testing.T, s *sqlStore, table string) int {
 	t.Helper()
 	var n int
-	if err := s.db.QueryRowContext(ctx(t), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+	if err := s.DB().QueryRowContext(ctx(t), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n

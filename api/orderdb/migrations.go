@@ -1,16 +1,19 @@
 package orderdb
 
-import "github.com/shopstream/shopstream/internal/schema"
+import (
+	"github.com/shopstream/shopstream/internal/schema"
+	"github.com/shopstream/shopstream/internal/sqlstore"
+)
 
 // migrations are the schema versions in order, the same logical schema on
 // every dialect d, applied through q. Append only: a released migration
 // never changes.
-func migrations(d *dialect, q querier) []schema.Migration {
+func migrations(d *dialect, q sqlstore.Querier) []schema.Migration {
 	return []schema.Migration{
 		{
 			Version: 1,
 			Name:    "sellable stock and processed supplier events",
-			Apply: apply(q,
+			Apply: sqlstore.Apply(q,
 				// version is the supplier-side version last applied; the
 				// CHECK makes oversell impossible whatever the caller does.
 				`CREATE TABLE IF NOT EXISTS stock (

@@ -9,19 +9,25 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/shopstream/shopstream/internal/sqlstore"
 )
 
-var mysqlDialect = &dialect{
+var mysqlDialect = newDialect(dialect{
+	Dialect: sqlstore.Dialect{
+		TableExists: "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+		// MySQL commits each DDL statement on its own: the lock keeps two
+		// migrating processes apart instead of a transaction.
+		Lock: mysqlMigrationLock,
+	},
 	timestamp: "DATETIME(6)",
 	// utf8mb4_bin compares ids byte by byte, as SQLite does; the server's
 	// default *_ci collation would make "Item-1" and "item-1" one key.
 	tableOptions: " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-	tableExists:  "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
 	key: func(column string, n int) string {
 		return fmt.Sprintf("%s VARCHAR(%d) NOT NULL PRIMARY KEY", column, n)
 	},
-	lock: mysqlMigrationLock,
-}
+})
 
 // migrationLockWait is how long Migrate waits for another process that is
 // migrating the same database.
@@ -62,8 +68,8 @@ func openMySQL(ctx context.Context, dsn string, o options) (*sqlStore, error) {
 	db.SetConnMaxLifetime(3 * time.Minute)
 	db.SetMaxIdleConns(10)
 	name := fmt.Sprintf("orderdb database %s (%s)", mc.DBName, where)
-	s := newStore(db, mysqlDialect, where, name, o.timeout)
-	if err := s.ping(ctx); err != nil {
+	s := &sqlStore{sqlstore.New(db, where, name, storeConfig(mysqlDialect, o.timeout)), mysqlDialect}
+	if err := s.Health(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}

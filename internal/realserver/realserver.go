@@ -2,7 +2,8 @@
 // store role runs. `make test-real` starts the servers with deploy/local/up
 // and names them in SHOPSTREAM_TEST_* variables. A test without its server
 // says so and skips; under CI (CI=true) it fails instead, because CI starts
-// every server and a skip there would hide a broken harness.
+// every server and a skip there would hide a broken harness. Silent stands
+// in for a server that hangs, for the tests that need no real one.
 package realserver
 
 import (

@@ -10,19 +10,23 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/shopstream/shopstream/config"
+	"github.com/shopstream/shopstream/internal/sqlstore"
 )
 
 // The DDL and queries run on ClickHouse 18.16 (the Debian package) as on
 // current releases: no window functions, no DateTime64, no LowCardinality.
 var clickhouseDialect = &dialect{
-	tableExists: "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?",
-	// Two processes migrating at once may both record a version; the
-	// engine merges the duplicate and the version is max(version) anyway.
-	versionTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
+	Dialect: sqlstore.Dialect{
+		TableExists: "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?",
+		// Two processes migrating at once may both record a version; the
+		// engine merges the duplicate and the version is max(version) anyway.
+		VersionTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version Int64,
 		name String,
 		applied_at DateTime('UTC')
 	) ENGINE = ReplacingMergeTree() ORDER BY version`,
+		InsertVersion: insertVersion,
+	},
 	ddl: [][]string{{
 		// Ordered by event_id, so a redelivered event merges into one row;
 		// queries read it FINAL to count it once before the merge. One
@@ -67,7 +71,7 @@ func openClickHouse(ctx context.Context, cfg config.AnalyticsStore, o options) (
 	// one to the user's default database first.
 	boot := connect("")
 	defer boot.Close()
-	if err := roundTrip(ctx, boot, o.timeout); err != nil {
+	if err := sqlstore.RoundTrip(ctx, boot, o.timeout); err != nil {
 		return nil, fmt.Errorf("analytics: %s did not answer within %s: %w", where, o.timeout, err)
 	}
 	create, cancel := context.WithTimeout(ctx, o.timeout)
@@ -78,7 +82,7 @@ func openClickHouse(ctx context.Context, cfg config.AnalyticsStore, o options) (
 
 	db := connect(cfg.Database)
 	name := fmt.Sprintf("analytics database %s (%s)", cfg.Database, where)
-	s := newStore(db, clickhouseDialect, where, name, o.timeout)
+	s := &sqlStore{sqlstore.New(db, where, name, storeConfig(clickhouseDialect, o.timeout)), clickhouseDialect}
 	if err := s.Health(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -50,7 +50,7 @@ type event struct {
 func contract(t *testing.T, fresh freshDB) {
 	t.Run("lifecycle", func(t *testing.T) {
 		s := open(t, fresh(t))
-		schematest.Lifecycle(t, s, s.rec, len(steps))
+		schematest.Lifecycle(t, s, s.Recorder(), len(steps))
 	})
 
 	t.Run("v1-events", func(t *testing.T) {
@@ -62,7 +62,7 @@ func contract(t *testing.T, fresh freshDB) {
 		insertEvent(t, s, event{"0193a1c2-7f00-7000-8000-000000000002", "membership.trial.started", "u-1", "", at, 0, ""})
 
 		var got event
-		if err := s.db.QueryRowContext(ctx(t), "SELECT "+eventColumns+" FROM events"+s.d.final+" WHERE event_id = ?", want.id).
+		if err := s.DB().QueryRowContext(ctx(t), "SELECT "+eventColumns+" FROM events"+s.d.final+" WHERE event_id = ?", want.id).
 			Scan(&got.id, &got.typ, &got.user, &got.order, &got.at, &got.amountCents, &got.currency); err != nil {
 			t.Fatalf("read back the event: %v", err)
 		}
@@ -81,7 +81,7 @@ func contract(t *testing.T, fresh freshDB) {
 		insertEvent(t, s, e)
 		insertEvent(t, s, e)
 		var n, sum int64
-		if err := s.db.QueryRowContext(ctx(t), "SELECT COUNT(*), SUM(amount_cents) FROM events"+s.d.final).Scan(&n, &sum); err != nil {
+		if err := s.DB().QueryRowContext(ctx(t), "SELECT COUNT(*), SUM(amount_cents) FROM events"+s.d.final).Scan(&n, &sum); err != nil {
 			t.Fatalf("count events: %v", err)
 		}
 		if n != 1 || sum != 500 {
@@ -91,17 +91,9 @@ func contract(t *testing.T, fresh freshDB) {
 
 	t.Run("concurrent-migrations-apply-once", func(t *testing.T) {
 		db := fresh(t)
-		stores := []*sqlStore{open(t, db), open(t, db), open(t, db)}
-		errs := make(chan error, len(stores))
-		for _, s := range stores {
-			go func() { errs <- s.Migrate(ctx(t)) }()
-		}
-		for range stores {
-			if err := <-errs; err != nil {
-				t.Errorf("concurrent migrate: %v", err)
-			}
-		}
-		if n := versions(t, stores[0]); n != len(steps) {
+		s := open(t, db)
+		schematest.MigrateTogether(t, ctx(t), s, open(t, db), open(t, db))
+		if n := versions(t, s); n != len(steps) {
 			t.Fatalf("%d versions recorded, want %d", n, len(steps))
 		}
 	})
@@ -128,7 +120,7 @@ func contract(t *testing.T, fresh freshDB) {
 			t.Fatalf("migrate again left %d versions recorded, want %d", n, len(steps))
 		}
 		var n int
-		if err := s.db.QueryRowContext(ctx(t), "SELECT COUNT(*) FROM events").Scan(&n); err != nil || n != 1 {
+		if err := s.DB().QueryRowContext(ctx(t), "SELECT COUNT(*) FROM events").Scan(&n); err != nil || n != 1 {
 			t.Fatalf("migrate again left %d events, %v; want 1", n, err)
 		}
 	})
@@ -169,7 +161,7 @@ func openMigrated(t *testing.T, db target) *sqlStore {
 
 func insertEvent(t *testing.T, s *sqlStore, e event) {
 	t.Helper()
-	if err := insert(ctx(t), s.db, s.d.insertEvent, []any{e.id, e.typ, e.user, e.order, e.at, e.amountCents, e.currency}); err != nil {
+	if err := insert(ctx(t), s.DB(), s.d.insertEvent, []any{e.id, e.typ, e.user, e.order, e.at, e.amountCents, e.currency}); err != nil {
 		t.Fatalf("insert event %s: %v", e.id, err)
 	}
 }
@@ -178,7 +170,7 @@ func insertEvent(t *testing.T, s *sqlStore, e event) {
 func versions(t *testing.T, s *sqlStore) int {
 	t.Helper()
 	var n int
-	if err := s.db.QueryRowContext(ctx(t), "SELECT COUNT(DISTINCT version) FROM schema_migrations").Scan(&n); err != nil {
+	if err := s.DB().QueryRowContext(ctx(t), "SELECT COUNT(DISTINCT version) FROM schema_migrations").Scan(&n); err != nil {
 		t.Fatalf("count versions: %v", err)
 	}
 	return n

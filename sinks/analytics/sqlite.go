@@ -2,23 +2,23 @@ package analytics
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/shopstream/shopstream/internal/sqlstore"
 )
 
 var sqliteDialect = &dialect{
-	transactionalDDL: true,
-	tableExists:      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-	versionTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
+	Dialect: sqlstore.Dialect{
+		TransactionalDDL: true,
+		TableExists:      sqlstore.SQLiteTableExists,
+		VersionTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER NOT NULL PRIMARY KEY,
 		name TEXT NOT NULL,
 		applied_at DATETIME NOT NULL
 	)`,
+		InsertVersion: insertVersion,
+	},
 	ddl: [][]string{{
 		// Times are text "2006-01-02 15:04:05" in UTC (see the DSN): the
 		// second precision of ClickHouse's DateTime, read by SQLite's date
@@ -51,33 +51,12 @@ func openSQLite(ctx context.Context, dataDir string, o options) (*sqlStore, erro
 	if dataDir == "" {
 		return nil, fmt.Errorf("analytics: sqlite needs a data_dir for analytics.db")
 	}
-	path := filepath.Join(dataDir, "analytics.db")
-	where := "sqlite file " + path
-	if strings.Contains(path, "?") {
-		return nil, fmt.Errorf("analytics: %s: a path containing '?' is not supported", where)
-	}
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("analytics: %s: cannot create its directory: %w", where, err)
-	}
-	// SQLite falls back to read-only on a file it cannot write, and reports
-	// a missing directory vaguely; the OS says plainly what is wrong.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("analytics: %s cannot be opened for writing: %w", where, err)
-	}
-	f.Close()
-
-	db, err := sql.Open("sqlite", path+sqliteParams)
-	if err != nil {
-		return nil, fmt.Errorf("analytics: %s: %w", where, err)
-	}
 	// A few connections: WAL readers (cohort queries) run beside the one
 	// writer.
-	db.SetMaxOpenConns(4)
-	s := newStore(db, sqliteDialect, where, "analytics "+where, o.timeout)
-	if err := s.roundTrip(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("analytics: %s cannot be opened: %w", where, err)
+	f := sqlstore.SQLite{Path: filepath.Join(dataDir, "analytics.db"), Params: sqliteParams, MaxOpenConns: 4}
+	s, err := sqlstore.OpenSQLite(ctx, f, storeConfig(sqliteDialect, o.timeout))
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	return &sqlStore{s, sqliteDialect}, nil
 }

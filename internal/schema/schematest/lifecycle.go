@@ -1,6 +1,7 @@
 // Package schematest is the part of every store role's contract suite that
 // checks the lifecycle: migration is versioned and idempotent, a newer
-// schema is refused, health is a real round trip, close ends it.
+// schema is refused, health is a real round trip, close ends it; and the
+// step that migrates several stores on one database at once.
 package schematest
 
 import (
@@ -44,5 +45,21 @@ func Lifecycle(t *testing.T, s schema.Store, rec schema.Recorder, latest int) {
 	}
 	if err := s.Health(ctx); err == nil {
 		t.Fatal("health after close answered nil")
+	}
+}
+
+// MigrateTogether migrates stores, all open on one database, at the same
+// time, as processes started together do: every Migrate must succeed. What
+// each version was recorded as is the caller's to check.
+func MigrateTogether(t *testing.T, ctx context.Context, stores ...schema.Store) {
+	t.Helper()
+	errs := make(chan error, len(stores))
+	for _, s := range stores {
+		go func() { errs <- s.Migrate(ctx) }()
+	}
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent migrate: %v", err)
+		}
 	}
 }
