@@ -44,12 +44,13 @@ type App struct {
 	Stores   Stores
 	Mux      *http.ServeMux
 
-	embedded *broker.Embedded
-	lock     *os.File
-	ln       net.Listener
-	server   *http.Server
-	runners  []runner
-	closers  []func(context.Context) error
+	kafkaOpts []kgo.Opt
+	embedded  *broker.Embedded
+	lock      *os.File
+	ln        net.Listener
+	server    *http.Server
+	runners   []runner
+	closers   []func(context.Context) error
 }
 
 type runner struct {
@@ -88,6 +89,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, stores ...S
 	}
 
 	kopts := eventlog.ClientOpts(a.Brokers, cfg.Kafka.ClientID, cfg.Kafka.DialTimeout, log)
+	a.kafkaOpts = kopts
 	if a.Kafka, err = kgo.NewClient(kopts...); err != nil {
 		return a, fmt.Errorf("app: kafka client: %w", err)
 	}
@@ -189,6 +191,9 @@ func (a *App) Run(ctx context.Context) error {
 	a.Log.Info("stopped cleanly")
 	return closeErr
 }
+
+// Close releases what Start opened, for a process that fails before Run.
+func (a *App) Close(ctx context.Context) error { return a.close(ctx) }
 
 func (a *App) close(ctx context.Context) error {
 	var errs []error

@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/shopstream/shopstream/app"
-	"github.com/shopstream/shopstream/ops"
 )
 
 func allInOneCommand() *command {
@@ -23,26 +19,7 @@ that external producers can use, and every store is an embedded engine under
 --data-dir. Stop with Ctrl-C; a second Ctrl-C forces the exit.`,
 	}
 	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		cfg, err := loadConfig(c, args, stderr)
-		if err != nil {
-			return err
-		}
-		log, err := ops.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-		if err != nil {
-			return configError{err}
-		}
-		ctx, stop := ops.SignalContext(ctx, log)
-		defer stop()
-		a, err := app.Start(ctx, cfg, log, app.AllStores...)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "shopstream all-in-one %s\n  kafka bootstrap  %s\n  http             http://%s  (/metrics /healthz /readyz)\n  data             %s\n",
-			version, strings.Join(a.Brokers, ","), a.HTTPAddr(), cfg.DataDir)
-		if f, ok := stdout.(*os.File); ok {
-			f.Sync()
-		}
-		return a.Run(ctx)
+		return serve(ctx, c, args, stdout, stderr, app.AllStores, (*app.App).AllInOne)
 	}
 	return c
 }

@@ -29,6 +29,9 @@ type command struct {
 func commands() []*command {
 	return []*command{
 		allInOneCommand(),
+		apiCommand(),
+		processCommand(),
+		sinkCommand(),
 		{name: "topics", summary: "create or describe the topic catalog on the brokers", children: []*command{
 			topicsCreateCommand(),
 			topicsDescribeCommand(),

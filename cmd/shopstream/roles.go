@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/shopstream/shopstream/app"
+	"github.com/shopstream/shopstream/ops"
+)
+
+// serve loads the configuration, starts an App with the given stores,
+// lets setup add the roles, prints where it listens, and runs until a
+// signal.
+func serve(ctx context.Context, c *command, args []string, stdout, stderr io.Writer, stores []app.StoreRole, setup func(*app.App) error) error {
+	cfg, err := loadConfig(c, args, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.Kafka.Embedded.Enabled && c.name != "all-in-one" {
+		return configError{fmt.Errorf("%s runs one role against real Kafka, but kafka.embedded.enabled is true; pass --config deploy/config/local.yaml (or production's), or run all-in-one", c.name)}
+	}
+	log, err := ops.NewLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return configError{err}
+	}
+	ctx, stop := ops.SignalContext(ctx, log)
+	defer stop()
+	a, err := app.Start(ctx, cfg, log, stores...)
+	if err != nil {
+		return err
+	}
+	if err := setup(a); err != nil {
+		a.Close(ctx)
+		return err
+	}
+	fmt.Fprintf(stdout, "shopstream %s %s\n  kafka bootstrap  %s\n  http             http://%s  (/metrics /healthz /readyz)\n  data             %s\n",
+		c.name, version, strings.Join(a.Brokers, ","), a.HTTPAddr(), cfg.DataDir)
+	if f, ok := stdout.(*os.File); ok {
+		f.Sync()
+	}
+	return a.Run(ctx)
+}
+
+func apiCommand() *command {
+	c := &command{
+		name:    "api",
+		summary: "run the REST edge: supplier ingestion, items, search",
+		usage: `shopstream api [--config FILE] [--<key> VALUE ...]
+
+Serves the REST API on http.addr: POST /v1/suppliers/{id}/items,
+PUT|GET /v1/suppliers/{id}/inventory, GET /v1/items/{id}, POST /v1/items,
+PUT /v1/items/{id}, GET /v1/search, GET /v1/search/suggest and
+POST /v1/search/clicks. It reads the catalog and inventory tables through goka
+views and queries the search store. Scale it out behind a load balancer.`,
+	}
+	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.SearchStore}, (*app.App).ServeAPI)
+	}
+	return c
+}
+
+func processCommand() *command {
+	c := &command{
+		name:    "process",
+		summary: "run one goka processor: " + strings.Join(app.ProcessorNames(), ", "),
+		usage: `shopstream process <` + strings.Join(app.ProcessorNames(), "|") + `> [--config FILE] [--<key> VALUE ...]
+
+Runs one stateful processor. Instances of the same processor share its
+consumer group and split its partitions, so it scales out up to
+topics.partitions instances; each keeps its tables under data_dir/state.`,
+	}
+	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+				fmt.Fprintf(stdout, "Usage: %s\n", c.usage)
+				return nil
+			}
+			return usageError{msg: "name a processor: " + strings.Join(app.ProcessorNames(), ", ")}
+		}
+		name := args[0]
+		if _, ok := app.Processors[name]; !ok {
+			return usageError{msg: fmt.Sprintf("no processor %q; have %s", name, strings.Join(app.ProcessorNames(), ", "))}
+		}
+		sub := *c
+		sub.name = "process " + name
+		return serve(ctx, &sub, args[1:], stdout, stderr, nil, func(a *app.App) error { return a.RunProcessor(name) })
+	}
+	return c
+}
+
+func sinkCommand() *command {
+	return &command{name: "sink", summary: "run a sink that keeps a store current from Kafka", children: []*command{searchSinkCommand()}}
+}
+
+func searchSinkCommand() *command {
+	c := &command{
+		name:    "search",
+		summary: "index the listings topic into the search store",
+		usage: `shopstream sink search [--config FILE] [--<key> VALUE ...]
+
+Consumes the listings topic and bulk-indexes each listing into the search
+store (stores.search) with its version as the external version, so a
+replay, a duplicate or a reordering never regresses a document.`,
+	}
+	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.SearchStore}, (*app.App).RunSearchSink)
+	}
+	return c
+}
