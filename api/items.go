@@ -80,7 +80,9 @@ func (s *Server) requireAdmin(h http.HandlerFunc) http.HandlerFunc {
 func (s *Server) createItem(w http.ResponseWriter, r *http.Request) { s.upsert(w, r, "") }
 
 // putItem is createItem with the id in the path.
-func (s *Server) putItem(w http.ResponseWriter, r *http.Request) { s.upsert(w, r, r.PathValue("item_id")) }
+func (s *Server) putItem(w http.ResponseWriter, r *http.Request) {
+	s.upsert(w, r, r.PathValue("item_id"))
+}
 
 func (s *Server) upsert(w http.ResponseWriter, r *http.Request, pathID string) {
 	var it topics.SupplierItemUpserted

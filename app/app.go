@@ -50,6 +50,7 @@ type App struct {
 	ln        net.Listener
 	server    *http.Server
 	runners   []runner
+	started   bool
 	closers   []func(context.Context) error
 }
 
@@ -143,7 +144,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, stores ...S
 func (a *App) HTTPAddr() string { return a.ln.Addr().String() }
 
 // Go adds a long-running part; Run starts it and cancels it at shutdown.
+// Adding a part after Run has started is a wiring bug: it would never run.
 func (a *App) Go(name string, run func(context.Context) error) {
+	if a.started {
+		panic("app: Go(" + name + ") after Run")
+	}
 	a.runners = append(a.runners, runner{name, run})
 }
 
@@ -155,6 +160,7 @@ func (a *App) OnClose(fn func(context.Context) error) { a.closers = append(a.clo
 // shuts down: HTTP drains, runners stop (processors commit offsets and close
 // tables), producers flush, clients close, the embedded broker persists.
 func (a *App) Run(ctx context.Context) error {
+	a.started = true
 	ctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	for _, r := range a.runners {

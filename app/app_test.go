@@ -70,11 +70,19 @@ type running struct {
 	stop func() error
 }
 
-func start(t *testing.T, cfg config.Config) *running {
+// start starts an App on cfg with every store, lets setup add roles, and
+// runs it until the test ends.
+func start(t *testing.T, cfg config.Config, setup ...func(*app.App) error) *running {
 	t.Helper()
 	a, err := app.Start(context.Background(), cfg, quiet(), app.AllStores...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range setup {
+		if err := s(a); err != nil {
+			a.Close(context.Background())
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -20,9 +20,9 @@ import (
 // Processors are the goka processors by the name `shopstream process`
 // takes.
 var Processors = map[string]func(*processors.Runtime) *goka.GroupGraph{
-	"catalog":   catalog.Graph,
-	"inventory": inventory.Graph,
-	"listing":   listing.Graph,
+	"catalog":   func(rt *processors.Runtime) *goka.GroupGraph { return catalog.Graph(catalog.Group, rt) },
+	"inventory": func(rt *processors.Runtime) *goka.GroupGraph { return inventory.Graph(inventory.Group, rt) },
+	"listing":   func(rt *processors.Runtime) *goka.GroupGraph { return listing.Graph(listing.Group, rt) },
 }
 
 // ProcessorNames lists Processors, sorted.

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"fmt"
-	"regexp"
 	"unicode"
 	"unicode/utf8"
 
@@ -41,10 +40,36 @@ type FieldError struct {
 
 func (e FieldError) String() string { return e.Field + ": " + e.Message }
 
-var (
-	idPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
-	attrPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
-)
+// isID matches ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$, by hand: it runs for
+// every id of every record (TestPatternsMatchTheirRegexps keeps it equal).
+func isID(s string) bool {
+	if len(s) == 0 || len(s) > 64 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != ':' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isAttrName matches ^[a-z][a-z0-9_]{0,63}$.
+func isAttrName(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
 
 type checker struct{ errs []FieldError }
 
@@ -56,7 +81,7 @@ func (c *checker) id(field, v string) {
 	switch {
 	case v == "":
 		c.add(field, CodeRequired, "is required")
-	case !idPattern.MatchString(v):
+	case !isID(v):
 		c.add(field, CodeInvalidFormat, "%q must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit", truncate(v))
 	}
 }
@@ -64,20 +89,37 @@ func (c *checker) id(field, v string) {
 // text checks UTF-8, control characters and length; required text must
 // have a non-space character.
 func (c *checker) text(field, v string, maxRunes int, required bool) {
+	if code, msg := checkText(v, maxRunes, required); code != "" {
+		c.add(field, code, "%s", msg)
+	}
+}
+
+// checkText is text's rule, in one pass, ASCII first: it runs over every
+// text field of every record.
+func checkText(v string, maxRunes int, required bool) (code, msg string) {
+	var n int
+	var invalid, control, blank = false, false, true
+	for i := 0; i < len(v); n++ {
+		r, size := rune(v[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(v[i:])
+			invalid = invalid || r == utf8.RuneError && size == 1
+		}
+		control = control || unicode.IsControl(r) && r != '\n' && r != '\t'
+		blank = blank && unicode.IsSpace(r)
+		i += size
+	}
 	switch {
-	case !utf8.ValidString(v):
-		c.add(field, CodeInvalidText, "is not valid UTF-8")
-		return
-	case hasControl(v):
-		c.add(field, CodeInvalidText, "contains control characters")
-		return
-	case required && isBlank(v):
-		c.add(field, CodeRequired, "is required")
-		return
+	case invalid:
+		return CodeInvalidText, "is not valid UTF-8"
+	case control:
+		return CodeInvalidText, "contains control characters"
+	case required && blank:
+		return CodeRequired, "is required"
+	case n > maxRunes:
+		return CodeTooLong, fmt.Sprintf("is %d characters, at most %d", n, maxRunes)
 	}
-	if n := utf8.RuneCountInString(v); n > maxRunes {
-		c.add(field, CodeTooLong, "is %d characters, at most %d", n, maxRunes)
-	}
+	return "", ""
 }
 
 // ValidateItem checks a supplier item upsert sent by supplierID (empty
@@ -105,11 +147,14 @@ func ValidateItem(supplierID string, it topics.SupplierItemUpserted) []FieldErro
 		c.add("attributes", CodeTooLong, "has %d entries, at most %d", len(it.Attributes), MaxAttributes)
 	}
 	for k, v := range it.Attributes {
-		if !attrPattern.MatchString(k) {
+		if !isAttrName(k) {
 			c.add("attributes", CodeInvalidFormat, "key %q must be lower-case letters, digits and '_', starting with a letter", truncate(k))
 			continue
 		}
-		c.text("attributes."+k, v, MaxAttrValueRunes, false)
+		// The field name is only built for an error.
+		if code, msg := checkText(v, MaxAttrValueRunes, false); code != "" {
+			c.add("attributes."+k, code, "%s", msg)
+		}
 	}
 	return c.errs
 }
@@ -127,24 +172,6 @@ func ValidateStock(supplierID string, s topics.SupplierStockLevel) []FieldError 
 		c.add("on_hand", CodeOutOfRange, "%d must be between 0 and %d", s.OnHand, MaxOnHand)
 	}
 	return c.errs
-}
-
-func hasControl(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return true
-		}
-	}
-	return false
-}
-
-func isBlank(s string) bool {
-	for _, r := range s {
-		if !unicode.IsSpace(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // truncate keeps echoed input short in messages.

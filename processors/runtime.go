@@ -69,6 +69,10 @@ func SaramaConfig(dialTimeout time.Duration) *sarama.Config {
 	cfg.Producer.Idempotent = true
 	cfg.Net.MaxOpenRequests = 1
 	cfg.Net.DialTimeout = dialTimeout
+	// goka flushes its producer every 100ms by default, per hop: supplier
+	// stock must reach search within a second through two processors.
+	// Under load the 64 KiB Flush.Bytes trigger still batches.
+	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
 	return cfg
 }
 
@@ -89,6 +93,9 @@ func (r *Runtime) NewProcessor(g *goka.GroupGraph) (*goka.Processor, error) {
 		goka.WithTopicManagerBuilder(r.topicManager()),
 		goka.WithHasher(KafkaHasher),
 		goka.WithLogger(gokaLogger{r.log.With("group", string(g.Group()))}),
+		// A record with a null value reaches the codec (and from there a
+		// dead letter) instead of being dropped silently.
+		goka.WithNilHandling(goka.NilDecode),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("processors: build %s: %w", g.Group(), err)

@@ -30,6 +30,7 @@ func commands() []*command {
 	return []*command{
 		allInOneCommand(),
 		apiCommand(),
+		ingestCommand(),
 		processCommand(),
 		sinkCommand(),
 		{name: "topics", summary: "create or describe the topic catalog on the brokers", children: []*command{

@@ -106,6 +106,13 @@ func TestBadConfigurationExitsTwoWithTheKey(t *testing.T) {
 // startAllInOne runs the binary on free ports with dir as data dir and
 // returns once /readyz answers 200, with the HTTP address.
 func startAllInOne(t testing.TB, dir string, stderr io.Writer, extra ...string) (*exec.Cmd, string) {
+	cmd, addr, _ := startAllInOneKafka(t, dir, stderr, extra...)
+	return cmd, addr
+}
+
+// startAllInOneKafka is startAllInOne that also returns the embedded
+// broker's bootstrap address.
+func startAllInOneKafka(t testing.TB, dir string, stderr io.Writer, extra ...string) (*exec.Cmd, string, string) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"all-in-one", "--data-dir", dir, "--kafka.embedded.port", "0", "--http.addr", "127.0.0.1:0"}, extra...)...)
 	stdout, _ := cmd.StdoutPipe()
@@ -114,11 +121,15 @@ func startAllInOne(t testing.TB, dir string, stderr io.Writer, extra ...string) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	addr := ""
+	addr, kafka := "", ""
 	sc := bufio.NewScanner(stdout)
-	re := regexp.MustCompile(`http\s+http://(\S+)`)
+	httpLine := regexp.MustCompile(`http\s+http://(\S+)`)
+	kafkaLine := regexp.MustCompile(`kafka bootstrap\s+(\S+)`)
 	for addr == "" && sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+		if m := kafkaLine.FindStringSubmatch(sc.Text()); m != nil {
+			kafka = m[1]
+		}
+		if m := httpLine.FindStringSubmatch(sc.Text()); m != nil {
 			addr = m[1]
 		}
 	}
@@ -132,7 +143,7 @@ func startAllInOne(t testing.TB, dir string, stderr io.Writer, extra ...string) 
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return cmd, addr
+				return cmd, addr, kafka
 			}
 		}
 		if time.Now().After(deadline) {

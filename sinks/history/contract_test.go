@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,25 +226,12 @@ func TestOpenCassandraDeadAddressFailsFast(t *testing.T) {
 
 // A server that accepts connections and never answers must not hang Open.
 func TestOpenCassandraSilentServerTimesOut(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	addr := realserver.Silent(t)
 	start := time.Now()
-	_, err = Open(context.Background(), config.HistoryStore{
-		Driver: "cassandra", Hosts: []string{ln.Addr().String()}, Keyspace: "shopstream", ReplicationFactor: 1, Consistency: "one",
+	_, err := Open(context.Background(), config.HistoryStore{
+		Driver: "cassandra", Hosts: []string{addr}, Keyspace: "shopstream", ReplicationFactor: 1, Consistency: "one",
 	}, t.TempDir(), Timeout(300*time.Millisecond), Logger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()+" did not answer within 300ms") {
+	if err == nil || !strings.Contains(err.Error(), addr+" did not answer within 300ms") {
 		t.Fatalf("got %v", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
@@ -257,7 +243,7 @@ func TestOpenCassandraSilentServerTimesOut(t *testing.T) {
 	defer cancel()
 	start = time.Now()
 	_, err = Open(ctx, config.HistoryStore{
-		Driver: "cassandra", Hosts: []string{ln.Addr().String()}, Keyspace: "shopstream", ReplicationFactor: 1, Consistency: "one",
+		Driver: "cassandra", Hosts: []string{addr}, Keyspace: "shopstream", ReplicationFactor: 1, Consistency: "one",
 	}, t.TempDir(), Logger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
 		t.Fatalf("got %v after %s", err, time.Since(start))

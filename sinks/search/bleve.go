@@ -12,9 +12,12 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
+	blevesearch "github.com/blevesearch/bleve/v2/search"
+	bleveq "github.com/blevesearch/bleve/v2/search/query"
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/shopstream/shopstream/internal/schema"
+	"github.com/shopstream/shopstream/topics"
 )
 
 // bleveVersionKey is the internal (not a document) key holding the schema
@@ -28,8 +31,13 @@ func bleveRuntime() map[string]any { return map[string]any{"bolt_timeout": "1s"}
 
 // bleveIndex is the embedded adapter.
 type bleveIndex struct {
-	idx       bleve.Index
-	path      string
+	idx  bleve.Index
+	path string
+	// table is what filters, sorts and facets read (bleve_table.go).
+	table *table
+	// writeMu makes Index's read of the held versions and its write one
+	// step, for two writers in one process.
+	writeMu   sync.Mutex
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -54,7 +62,32 @@ func openBleve(dataDir, name string) (*bleveIndex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: bleve index at %s: open: %w", path, err)
 	}
-	return &bleveIndex{idx: idx, path: path}, nil
+	b := &bleveIndex{idx: idx, path: path, table: newTable()}
+	if err := b.load(); err != nil {
+		idx.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// tableFields are the fields a table row is built from, read from their
+// doc values.
+var tableFields = []string{"version", categoryField, brandField, priceField, "created_at", "in_stock", "listed"}
+
+// load fills the table from the index's doc values, in one pass.
+func (b *bleveIndex) load() error {
+	docs := map[string]map[string]any{}
+	q := bleveq.NewCustomFilterQueryWithFilter(bleve.NewMatchAllQuery(), func(_ context.Context, d *blevesearch.DocumentMatch) (bool, error) {
+		docs[d.ID] = d.Fields
+		return false, nil
+	}, tableFields, nil)
+	req := bleve.NewSearchRequestOptions(q, 0, 0, false)
+	req.Score = "none"
+	if _, err := b.idx.Search(req); err != nil {
+		return fmt.Errorf("search: %s: read the listings: %w", b, err)
+	}
+	b.table.put(docs)
+	return nil
 }
 
 func (b *bleveIndex) String() string { return "bleve index at " + b.path }
@@ -132,3 +165,139 @@ func (b *bleveIndex) Close() error {
 	})
 	return b.closeErr
 }
+
+// Index writes the listings newer than the held ones in one batch, which
+// Bleve returns from once it is persisted. Bleve keeps no versions: the
+// table holds each item's, and a listing no newer than it, or than one
+// before it in the same call, is stale.
+func (b *bleveIndex) Index(ctx context.Context, listings []topics.Listing) (IndexStats, error) {
+	var st IndexStats
+	var ids []string
+	for i, l := range listings {
+		if why := reject(l); why != "" {
+			st.Rejected = append(st.Rejected, Rejection{Position: i, ItemID: l.ItemID, Reason: why})
+			continue
+		}
+		ids = append(ids, l.ItemID)
+	}
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	held := b.table.versions(ids)
+	latest := map[string]topics.Listing{}
+	for _, l := range listings {
+		if reject(l) != "" {
+			continue
+		}
+		if l.Version <= held[l.ItemID] {
+			st.Stale++
+			continue
+		}
+		st.Indexed++
+		held[l.ItemID] = l.Version
+		latest[l.ItemID] = l
+	}
+	if len(latest) == 0 {
+		return st, nil
+	}
+	batch := b.idx.NewBatch()
+	docs := make(map[string]map[string]any, len(latest))
+	for id, l := range latest {
+		docs[id] = document(l)
+		if err := batch.Index(id, docs[id]); err != nil {
+			return IndexStats{}, fmt.Errorf("search: %s: index %s: %w", b, id, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return IndexStats{}, err
+	}
+	if err := b.idx.Batch(batch); err != nil {
+		return IndexStats{}, fmt.Errorf("search: %s: write %d listings: %w", b, len(latest), err)
+	}
+	b.table.put(docs)
+	return st, nil
+}
+
+func (b *bleveIndex) Get(ctx context.Context, itemID string) (topics.Listing, bool, error) {
+	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery([]string{itemID}), 1, 0, false)
+	req.Fields = []string{"*"}
+	res, err := b.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return topics.Listing{}, false, fmt.Errorf("search: %s: get %s: %w", b, itemID, err)
+	}
+	if len(res.Hits) == 0 {
+		return topics.Listing{}, false, nil
+	}
+	l, err := listingFromFields(res.Hits[0].Fields)
+	return l, err == nil, err
+}
+
+func (b *bleveIndex) Search(ctx context.Context, q Query) (Result, error) {
+	return search(ctx, b.run, q)
+}
+
+func (b *bleveIndex) Suggest(ctx context.Context, prefix string, n int) ([]string, error) {
+	return suggest(ctx, b.run, prefix, n)
+}
+
+// run answers p from the table; Bleve matches its words.
+func (b *bleveIndex) run(ctx context.Context, p plan) (Result, error) {
+	pg, err := b.table.query(p, func(match func(id string, score float64)) error {
+		// Every hit goes to match and none to Bleve's collector, which
+		// would sort them and load their doc values.
+		q := bleveq.NewCustomFilterQueryWithFilter(bleveMatch(p), func(_ context.Context, d *blevesearch.DocumentMatch) (bool, error) {
+			match(d.ID, d.Score)
+			return false, nil
+		}, nil, nil)
+		req := bleve.NewSearchRequestOptions(q, 0, 0, false)
+		if _, err := b.idx.SearchInContext(ctx, req); err != nil {
+			return fmt.Errorf("search: %s: search: %w", b, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	items, err := b.documents(ctx, pg.ids)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Total: pg.total, Hits: make([]Hit, len(items)), Facets: pg.facets}
+	for i, l := range items {
+		res.Hits[i] = Hit{Item: l}
+		if p.scored() {
+			res.Hits[i].Score = pg.scores[i]
+		}
+	}
+	return res, nil
+}
+
+// documents returns the indexed listings of ids, in that order; one the
+// index lost since is left out.
+func (b *bleveIndex) documents(ctx context.Context, ids []string) ([]topics.Listing, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery(ids), len(ids), 0, false)
+	req.Fields = []string{"*"}
+	req.Score = "none"
+	res, err := b.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("search: %s: read %d listings: %w", b, len(ids), err)
+	}
+	byID := make(map[string]topics.Listing, len(res.Hits))
+	for _, h := range res.Hits {
+		if byID[h.ID], err = listingFromFields(h.Fields); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]topics.Listing, 0, len(ids))
+	for _, id := range ids {
+		if l, ok := byID[id]; ok {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// refresh is a no-op: a Bleve batch is searchable once Batch returns.
+func (b *bleveIndex) refresh(context.Context) error { return nil }

@@ -17,11 +17,15 @@ import (
 
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/internal/schema"
+	"github.com/shopstream/shopstream/topics"
 )
 
 // metaVersion is the key of the items index's _meta that holds its schema
 // version: the index is the schema, so the version travels with it.
 const metaVersion = "shopstream_schema_version"
+
+// refreshInterval is how soon a write becomes searchable.
+const refreshInterval = "250ms"
 
 // responseTimeout bounds how long a node may take to start answering, once
 // connected. It matches Elasticsearch's own default master and ack timeouts:
@@ -129,7 +133,13 @@ func meta(m schema.Migration) map[string]any {
 func (e *elastic) migrations() []schema.Migration {
 	v1 := schema.Migration{Version: 1, Name: "items mapping"}
 	v1.Apply = func(ctx context.Context) error {
-		settings := map[string]any{}
+		settings := map[string]any{
+			// One shard: exact facet counts and scores from the whole
+			// index, and a catalog fits one shard many times over.
+			"number_of_shards": 1,
+			// A stock change must be searchable within 1 s end to end.
+			"refresh_interval": refreshInterval,
+		}
 		if e.replicas != nil {
 			settings["number_of_replicas"] = *e.replicas
 		}
@@ -209,4 +219,244 @@ func (e *elastic) Close() error {
 		return fmt.Errorf("search: close client of %s: %w", e, err)
 	}
 	return nil
+}
+
+// Index sends the listings in one bulk request with their versions as
+// external versions: Elasticsearch writes a document only over an older
+// one and answers 409 for the others, which are stale.
+func (e *elastic) Index(ctx context.Context, listings []topics.Listing) (IndexStats, error) {
+	var st IndexStats
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	var sent []int // the position of each bulk item in listings
+	for i, l := range listings {
+		if why := reject(l); why != "" {
+			st.Rejected = append(st.Rejected, Rejection{Position: i, ItemID: l.ItemID, Reason: why})
+			continue
+		}
+		action := map[string]any{"index": map[string]any{"_id": l.ItemID, "version": l.Version, "version_type": "external"}}
+		if err := enc.Encode(action); err != nil {
+			return IndexStats{}, err
+		}
+		if err := enc.Encode(document(l)); err != nil {
+			return IndexStats{}, fmt.Errorf("search: encode listing %s: %w", l.ItemID, err)
+		}
+		sent = append(sent, i)
+	}
+	if len(sent) == 0 {
+		return st, nil
+	}
+	what := fmt.Sprintf("bulk index %d listings into %s", len(sent), e.index)
+	answer, err := e.do(ctx, what, esapi.BulkRequest{Index: e.index, Body: &body})
+	if err != nil {
+		return IndexStats{}, err
+	}
+	var res struct {
+		Items []map[string]struct {
+			Status int `json:"status"`
+			Error  struct {
+				Type   string `json:"type"`
+				Reason string `json:"reason"`
+			} `json:"error"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(answer, &res); err != nil {
+		return IndexStats{}, fmt.Errorf("search: elasticsearch at %s: %s: read answer: %w", e.urls, what, err)
+	}
+	if len(res.Items) != len(sent) {
+		return IndexStats{}, fmt.Errorf("search: elasticsearch at %s: %s: %d answers for %d listings", e.urls, what, len(res.Items), len(sent))
+	}
+	var retry []error
+	for j, item := range res.Items {
+		r, l := item["index"], listings[sent[j]]
+		switch {
+		case r.Status < 300:
+			st.Indexed++
+		case r.Status == http.StatusConflict:
+			st.Stale++
+		case r.Status == http.StatusTooManyRequests || r.Status >= 500:
+			retry = append(retry, fmt.Errorf("%s: status %d %s: %s", l.ItemID, r.Status, r.Error.Type, r.Error.Reason))
+		default:
+			st.Rejected = append(st.Rejected, Rejection{Position: sent[j], ItemID: l.ItemID,
+				Reason: fmt.Sprintf("elasticsearch refused it: status %d %s: %s", r.Status, r.Error.Type, r.Error.Reason)})
+		}
+	}
+	if len(retry) > 0 {
+		return IndexStats{}, fmt.Errorf("search: elasticsearch at %s: %s: %d failed for now: %w", e.urls, what, len(retry), errors.Join(retry...))
+	}
+	return st, nil
+}
+
+func (e *elastic) Get(ctx context.Context, itemID string) (topics.Listing, bool, error) {
+	body, err := e.do(ctx, "get "+itemID+" from "+e.index, esapi.GetRequest{Index: e.index, DocumentID: itemID})
+	var se *statusError
+	if errors.As(err, &se) && se.Status == http.StatusNotFound && se.Type == "" {
+		return topics.Listing{}, false, nil // a missing index has a type
+	}
+	if err != nil {
+		return topics.Listing{}, false, err
+	}
+	var answer struct {
+		Source topics.Listing `json:"_source"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return topics.Listing{}, false, fmt.Errorf("search: %s: get %s: read answer: %w", e, itemID, err)
+	}
+	return answer.Source, true, nil
+}
+
+func (e *elastic) Search(ctx context.Context, q Query) (Result, error) {
+	return search(ctx, e.run, q)
+}
+
+func (e *elastic) Suggest(ctx context.Context, prefix string, n int) ([]string, error) {
+	return suggest(ctx, e.run, prefix, n)
+}
+
+func (e *elastic) run(ctx context.Context, p plan) (Result, error) {
+	req, err := json.Marshal(esRequest(p))
+	if err != nil {
+		return Result{}, err
+	}
+	body, err := e.do(ctx, "search "+e.index, esapi.SearchRequest{Index: []string{e.index}, Body: bytes.NewReader(req)})
+	if err != nil {
+		return Result{}, err
+	}
+	type bucket struct {
+		Key      string `json:"key"`
+		DocCount int64  `json:"doc_count"`
+	}
+	var answer struct {
+		Hits struct {
+			Total struct {
+				Value int64 `json:"value"`
+			} `json:"total"`
+			Hits []struct {
+				Score  *float64       `json:"_score"`
+				Source topics.Listing `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+		Aggregations map[string]struct {
+			Buckets []bucket `json:"buckets"`
+		} `json:"aggregations"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return Result{}, fmt.Errorf("search: %s: search: read answer: %w", e, err)
+	}
+	out := Result{Total: answer.Hits.Total.Value, Hits: make([]Hit, len(answer.Hits.Hits))}
+	for i, h := range answer.Hits.Hits {
+		out.Hits[i] = Hit{Item: h.Source}
+		if p.scored() && h.Score != nil {
+			out.Hits[i].Score = *h.Score
+		}
+	}
+	if !p.facets {
+		return out, nil
+	}
+	terms := func(name string) []FacetValue {
+		vals := []FacetValue{}
+		for _, b := range answer.Aggregations[name].Buckets {
+			vals = append(vals, FacetValue{Value: b.Key, Count: b.DocCount})
+		}
+		return vals
+	}
+	out.Facets.Category, out.Facets.Brand = terms(categoryField), terms(brandField)
+	prices := map[string]int64{}
+	for _, b := range answer.Aggregations[priceField].Buckets {
+		prices[b.Key] = b.DocCount
+	}
+	out.Facets.Price = newPriceFacet(prices)
+	return out, nil
+}
+
+// refresh makes every write so far searchable now.
+func (e *elastic) refresh(ctx context.Context) error {
+	_, err := e.do(ctx, "refresh "+e.index, esapi.IndicesRefreshRequest{Index: []string{e.index}})
+	return err
+}
+
+// esRequest translates a plan into an Elasticsearch search body.
+func esRequest(p plan) map[string]any {
+	must := []any{}
+	for _, w := range p.words {
+		must = append(must, esWord(w, p.fields))
+	}
+	filters := make([]any, len(p.filters))
+	for i, f := range p.filters {
+		if f.value != nil {
+			filters[i] = map[string]any{"term": map[string]any{f.field: f.value}}
+			continue
+		}
+		bounds := map[string]any{}
+		if f.gte != nil {
+			bounds["gte"] = *f.gte
+		}
+		if f.lte != nil {
+			bounds["lte"] = *f.lte
+		}
+		filters[i] = map[string]any{"range": map[string]any{f.field: bounds}}
+	}
+	sort := make([]any, len(p.sort))
+	for i, k := range p.sort {
+		order := map[string]any{"order": "asc"}
+		if k.desc {
+			order["order"] = "desc"
+		}
+		if k.field != scoreField {
+			order["missing"] = "_last"
+		}
+		sort[i] = map[string]any{k.field: order}
+	}
+	body := map[string]any{
+		"query":            map[string]any{"bool": map[string]any{"must": must, "filter": filters}},
+		"from":             p.from,
+		"size":             p.size,
+		"sort":             sort,
+		"track_total_hits": true,
+	}
+	if p.facets {
+		aggs := map[string]any{}
+		for _, name := range termFacets {
+			aggs[name] = map[string]any{"terms": map[string]any{"field": name, "size": FacetSize}}
+		}
+		ranges := make([]any, len(PriceBuckets))
+		for i, b := range PriceBuckets {
+			r := map[string]any{"key": b.Key}
+			if b.FromCents != nil {
+				r["from"] = *b.FromCents
+			}
+			if b.ToCents != nil {
+				r["to"] = *b.ToCents
+			}
+			ranges[i] = r
+		}
+		aggs[priceField] = map[string]any{"range": map[string]any{"field": priceField, "ranges": ranges}}
+		body["aggs"] = aggs
+	}
+	return body
+}
+
+// esWord is a word's clauses in every field: the exact term scored by
+// BM25, and a constant for a fuzzy or prefix match. Terms are already
+// analyzed, so term-level queries fit.
+func esWord(w word, fields []textField) map[string]any {
+	var should []any
+	for _, f := range fields {
+		should = append(should, map[string]any{"term": map[string]any{f.name: map[string]any{"value": w.term, "boost": f.boost}}})
+		if !w.loose() {
+			continue
+		}
+		var loose []any
+		if w.fuzziness > 0 {
+			// Bleve's automaton counts a transposition as two edits.
+			loose = append(loose, map[string]any{"fuzzy": map[string]any{f.name: map[string]any{
+				"value": w.term, "fuzziness": w.fuzziness, "prefix_length": 0, "transpositions": false, "rewrite": "constant_score"}}})
+		}
+		if w.prefix {
+			loose = append(loose, map[string]any{"prefix": map[string]any{f.name: map[string]any{"value": w.term, "rewrite": "constant_score"}}})
+		}
+		should = append(should, map[string]any{"constant_score": map[string]any{
+			"filter": map[string]any{"bool": map[string]any{"should": loose}}, "boost": f.boost * looseWeight}})
+	}
+	return map[string]any{"bool": map[string]any{"should": should, "minimum_should_match": 1}}
 }

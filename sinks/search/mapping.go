@@ -3,11 +3,11 @@ package search
 import (
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/analysis/datetime/flexible"
 	"github.com/blevesearch/bleve/v2/analysis/datetime/optional"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 )
@@ -18,7 +18,8 @@ type kind int
 const (
 	// exact: one case-sensitive term, for filters, facets and sort.
 	exact kind = iota
-	// fullText: words, by the standard analyzer.
+	// fullText: words, by Elasticsearch's standard analyzer (Unicode word
+	// boundaries, lower-cased, no stop words).
 	fullText
 	// title: fullText, plus a subfield <name>.keyword holding the whole
 	// value lower-cased, for exact matches and alphabetical sort.
@@ -39,23 +40,38 @@ const (
 type field struct {
 	name string
 	kind kind
+	// stored: kept for Get and search hits, read by no query, so neither
+	// engine indexes it. Bleve indexes a number as 16 terms and keeps as
+	// many doc values: a third of its index for four unread fields.
+	stored bool
 }
 
 // itemFields is the items index's v1 mapping; both adapters build theirs
 // from it. Fields not listed are kept in the document (Elasticsearch
-// _source) but not indexed.
+// _source) but not indexed. document (document.go) fills them from a
+// topics.Listing.
 var itemFields = []field{
-	{"item_id", exact},
-	{"title", title},
-	{"description", fullText},
-	{"category", exact},
-	{"brand", exact},
-	{"price_cents", integer},
-	{"currency", exact},
-	{"in_stock", boolean},
-	{"on_hand", integer},
-	{"updated_at", timestamp},
-	{"attributes", exactMap},
+	{"item_id", exact, false},
+	{"supplier_id", exact, false},
+	{"title", title, false},
+	{"description", fullText, false},
+	{"category", exact, false},
+	{"brand", exact, false},
+	{"price_cents", integer, false},
+	{"currency", exact, false},
+	{"in_stock", boolean, false},
+	{"on_hand", integer, true},
+	// listed: the catalog has described the item (it has a title). Stock
+	// can arrive first; such a listing is indexed but never shown.
+	{"listed", boolean, false},
+	// version: the listing's version, also Elasticsearch's external
+	// version; Bleve compares it on write.
+	{"version", integer, false},
+	{"catalog_version", integer, true},
+	{"inventory_version", integer, true},
+	{"created_at", timestamp, false},
+	{"updated_at", timestamp, true},
+	{"attributes", exactMap, false},
 }
 
 // esItemsMapping is the Elasticsearch mapping of the items index, with meta
@@ -84,6 +100,10 @@ func esItemsMapping(meta map[string]any) map[string]any {
 			// supplier attributes. Part of the server since 8.0 (x-pack in 7.x).
 			props[f.name] = map[string]any{"type": "flattened"}
 		}
+		if f.stored {
+			props[f.name].(map[string]any)["index"] = false
+			props[f.name].(map[string]any)["doc_values"] = false
+		}
 	}
 	return map[string]any{
 		"_meta": meta,
@@ -95,6 +115,10 @@ func esItemsMapping(meta map[string]any) map[string]any {
 
 // Names registered in the Bleve index mapping.
 const (
+	// bleveText is Elasticsearch's standard analyzer: Bleve's own
+	// "standard" also drops English stop words, which would change what
+	// "the" finds and every field length BM25 divides by.
+	bleveText             = "es_standard"
 	bleveKeywordLowercase = "keyword_lowercase"
 	// bleveNoDates parses nothing: Bleve would index a dynamic string that
 	// looks like a date as a date, where Elasticsearch's flattened keeps
@@ -107,7 +131,14 @@ const (
 func bleveItemsMapping() *mapping.IndexMappingImpl {
 	im := mapping.NewIndexMapping()
 	im.ScoringModel = index.BM25Scoring
-	im.DefaultAnalyzer = standard.Name
+	if err := im.AddCustomAnalyzer(bleveText, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     unicode.Name,
+		"token_filters": []any{lowercase.Name},
+	}); err != nil {
+		panic(err) // a fixed, valid definition
+	}
+	im.DefaultAnalyzer = bleveText
 	// The equivalent of Elasticsearch's lowercase normalizer.
 	if err := im.AddCustomAnalyzer(bleveKeywordLowercase, map[string]any{
 		"type":          custom.Name,
@@ -121,24 +152,27 @@ func bleveItemsMapping() *mapping.IndexMappingImpl {
 	}
 	im.DefaultDateTimeParser = bleveNoDates
 
+	// Nothing sorts or facets on attributes.
+	im.DocValuesDynamic = false
+
 	doc := mapping.NewDocumentStaticMapping()
 	for _, f := range itemFields {
 		switch f.kind {
 		case exact:
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewKeywordFieldMapping(), keyword.Name))
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewKeywordFieldMapping(), keyword.Name, f))
 		case fullText:
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewTextFieldMapping(), standard.Name))
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewTextFieldMapping(), bleveText, f))
 		case title:
-			sub := bleveField(mapping.NewTextFieldMapping(), bleveKeywordLowercase)
+			sub := bleveField(mapping.NewTextFieldMapping(), bleveKeywordLowercase, f)
 			sub.Name = f.name + ".keyword"
 			sub.Store = false // like a multi-field, which is not in _source
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewTextFieldMapping(), standard.Name), sub)
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewTextFieldMapping(), bleveText, f), sub)
 		case integer:
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewNumericFieldMapping(), ""))
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewNumericFieldMapping(), "", f))
 		case boolean:
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewBooleanFieldMapping(), ""))
+			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewBooleanFieldMapping(), "", f))
 		case timestamp:
-			fm := bleveField(mapping.NewDateTimeFieldMapping(), "")
+			fm := bleveField(mapping.NewDateTimeFieldMapping(), "", f)
 			fm.DateFormat = optional.Name
 			doc.AddFieldMappingsAt(f.name, fm)
 		case exactMap:
@@ -153,7 +187,7 @@ func bleveItemsMapping() *mapping.IndexMappingImpl {
 
 // bleveQueryAnalyzer is the analyzer a Bleve match query on field must
 // name itself, or "" to let Bleve pick. Bleve reads "title.keyword" as a
-// path into title and would pick title's standard analyzer.
+// path into title and would pick title's full-text analyzer.
 func bleveQueryAnalyzer(field string) string {
 	for _, f := range itemFields {
 		if f.kind == title && field == f.name+".keyword" {
@@ -163,13 +197,17 @@ func bleveQueryAnalyzer(field string) string {
 	return ""
 }
 
-// bleveField stores the value (Bleve has no _source), keeps doc values for
-// sorting and facets, and leaves the field out of the composite _all field,
-// which Elasticsearch does not have.
-func bleveField(fm *mapping.FieldMapping, analyzer string) *mapping.FieldMapping {
+// bleveField stores the value of f (Bleve has no _source), keeps doc
+// values for sorting and facets, and leaves the field out of the composite
+// _all field, which Elasticsearch does not have. A stored field is only
+// stored.
+func bleveField(fm *mapping.FieldMapping, analyzer string, f field) *mapping.FieldMapping {
 	fm.Analyzer = analyzer
 	fm.Store = true
-	fm.DocValues = fm.Type != "text" || analyzer != standard.Name
+	fm.DocValues = fm.Type != "text" || analyzer != bleveText
 	fm.IncludeInAll = false
+	if f.stored {
+		fm.Index, fm.DocValues = false, false
+	}
 	return fm
 }

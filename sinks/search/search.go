@@ -1,9 +1,11 @@
-// Package search is the product search index: the items the catalog and
-// inventory processors produce, indexed for full-text search, filters and
-// facets. It has two adapters behind one interface: Elasticsearch in
+// Package search is the product search index: the listings (catalog item
+// plus stock) the listing processor produces, indexed for full-text search,
+// filters and facets, and the sink that keeps it current from the listings
+// topic. It has two adapters behind one interface: Elasticsearch in
 // production and Bleve, an embedded engine, in all-in-one. Both build their
-// mapping from one field list (mapping.go), version it with internal/schema
-// and pass the same contract suite (contract_test.go).
+// mapping from one field list (mapping.go) and their queries from one plan
+// (query.go), version the mapping with internal/schema and pass the same
+// contract suite (contract_test.go).
 package search
 
 import (
@@ -13,21 +15,57 @@ import (
 
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/internal/schema"
+	"github.com/shopstream/shopstream/topics"
 )
 
-// Store is the product search index. For now it has only the lifecycle;
-// indexing and queries come with the search sink.
+// Store is the product search index.
 type Store interface {
 	schema.Store
+	// Index writes listings in one bulk. A listing replaces the indexed one
+	// only if its Version is higher, so a replay, a duplicate or a
+	// reordering never regresses a document; the others count as Stale.
+	// Listings that can never be indexed are Rejected, not an error. An
+	// error means nothing is known about the batch: retry all of it.
+	Index(ctx context.Context, listings []topics.Listing) (IndexStats, error)
+	// Get returns the indexed listing of an item, listed or not.
+	Get(ctx context.Context, itemID string) (topics.Listing, bool, error)
+	// Search finds listed items. A bad query is a *QueryError.
+	Search(ctx context.Context, q Query) (Result, error)
+	// Suggest completes prefix (what a user has typed so far) to at most n
+	// distinct titles of listed, in-stock items, most relevant first. n
+	// above MaxSuggestions is capped; a bad n or prefix is a *QueryError.
+	Suggest(ctx context.Context, prefix string, n int) ([]string, error)
+}
+
+// IndexStats says what Index did with each listing it was given.
+type IndexStats struct {
+	// Indexed counts listings newer than what the index held, written.
+	Indexed int
+	// Stale counts listings whose version the index already held, or a
+	// newer one: left out, as a replay or a duplicate must be.
+	Stale int
+	// Rejected lists listings no retry can index.
+	Rejected []Rejection
+}
+
+// Rejection is a listing Index refused, and why.
+type Rejection struct {
+	// Position is the listing's index in the slice given to Index.
+	Position int
+	ItemID   string
+	Reason   string
 }
 
 // adapter is what each adapter implements on top of Store: its migrations
 // and the recorder they write through, which the contract suite uses to
-// fake an index migrated by a newer build.
+// fake an index migrated by a newer build, and refresh, which makes every
+// write so far searchable (Elasticsearch otherwise does within its refresh
+// interval).
 type adapter interface {
 	Store
 	migrations() []schema.Migration
 	recorder() schema.Recorder
+	refresh(ctx context.Context) error
 }
 
 // Option tunes Open.

@@ -1,0 +1,138 @@
+package processors
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/shopstream/shopstream/ingest"
+)
+
+// Position is where a record was read.
+type Position struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// In is what a processor's rules know of the input record in hand besides
+// its data.
+type In struct {
+	// ID is the event id, the key of exactly-once application.
+	ID string
+	// Key is the Kafka record key, which is also the table key.
+	Key string
+	// At is the event time.
+	At  time.Time
+	Pos Position
+}
+
+// Outcome is what a rule decided to do with one input record.
+type Outcome int
+
+// The outcomes, in the order a processor checks for them.
+const (
+	// Skip: the event was applied before; nothing changes.
+	Skip Outcome = iota
+	// Reject: dead-letter the record with the reason; nothing changes.
+	Reject
+	// Store: keep the new state (the event id at least), emit nothing.
+	Store
+	// Change: keep the new state and emit the output.
+	Change
+	// Reemit: emit the output again, state untouched (see Again).
+	Reemit
+)
+
+// Verdict is a rule's decision on one input record.
+type Verdict struct {
+	Outcome Outcome
+	// Reason says why, for Reject.
+	Reason string
+	// Out is the output event's data, for Change and Reemit.
+	Out any
+}
+
+// Rejected refuses a record for the reason given.
+func Rejected(format string, args ...any) Verdict {
+	return Verdict{Outcome: Reject, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Invalid refuses a record that failed ingest's validation, naming every
+// field at fault.
+func Invalid(typ string, errs []ingest.FieldError) Verdict {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.String()
+	}
+	return Rejected("invalid %s: %s", typ, strings.Join(msgs, "; "))
+}
+
+// WrongKey refuses a record whose Kafka key is not the item it describes:
+// it sits on another partition than the item's table entry.
+func WrongKey(key, itemID string) Verdict {
+	return Rejected("record key %q is not the item_id %q: item records are keyed by item_id", key, itemID)
+}
+
+// Changed emits out as the change this record made.
+func Changed(out any) Verdict { return Verdict{Outcome: Change, Out: out} }
+
+// Stored keeps the new state without emitting anything.
+func Stored() Verdict { return Verdict{Outcome: Store} }
+
+// Again is the verdict on a record whose effect is already in the state.
+// goka stores a table value before the output emitted with it is
+// acknowledged, so after a crash the record whose output went out last
+// (emitted) comes back with that output possibly lost: it emits out, the
+// key's current output, again under the same id. Any other such record is
+// skipped.
+func Again(emitted Position, in In, out any) Verdict {
+	if in.Pos == emitted {
+		return Verdict{Outcome: Reemit, Out: out}
+	}
+	return Verdict{Outcome: Skip}
+}
+
+// MaxApplied is how many event ids per key Applied remembers. A duplicate
+// arriving after that many newer events of the same key is applied again.
+const MaxApplied = 256
+
+// Applied is a key's record of the events applied to it: the last
+// MaxApplied ids, oldest first, and where the last record that emitted an
+// output was read.
+type Applied struct {
+	IDs     []string `json:"ids,omitempty"`
+	Emitted Position `json:"emitted"`
+}
+
+// Has reports whether the event id was applied.
+func (a Applied) Has(id string) bool { return slices.Contains(a.IDs, id) }
+
+// Add returns a with in's id added, dropping the oldest beyond MaxApplied,
+// and with in as the last emitting record if emitted. a is not modified.
+func (a Applied) Add(in In, emitted bool) Applied {
+	keep := a.IDs[max(0, len(a.IDs)-MaxApplied+1):]
+	// A fresh array, so the caller's state is never written through.
+	a.IDs = append(slices.Clip(keep), in.ID)
+	if emitted {
+		a.Emitted = in.Pos
+	}
+	return a
+}
+
+// OutputID derives the id of the event a group emits for input event
+// inputID, so a replayed input re-emits the same id and consumers that
+// dedupe by id see it once.
+func OutputID(group, inputID string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("shopstream:out/"+group+"/"+inputID)).String()
+}
+
+// DeadLetterID derives a dead letter's id from the rejecting group and the
+// record's position, so a record rejected again after a crash makes the
+// same dead letter. It is the scheme eventlog's consumer uses.
+func DeadLetterID(group string, pos Position) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "shopstream:dlq/%s/%s/%d/%d", group, pos.Topic, pos.Partition, pos.Offset)).String()
+}

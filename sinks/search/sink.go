@@ -1,0 +1,118 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shopstream/shopstream/eventlog"
+	"github.com/shopstream/shopstream/topics"
+)
+
+// Sink keeps a Store current from the listings topic: each batch the
+// consumer hands over is one bulk Index. It is idempotent through the
+// listings' versions, so the at-least-once redelivery after a crash, and a
+// replay from any offset, leave the index as the live run would.
+type Sink struct {
+	store       Store
+	consumer    *eventlog.Consumer
+	deadLetters *eventlog.Producer
+	role        string
+	log         *slog.Logger
+}
+
+// SinkOption configures a Sink.
+type SinkOption func(*sinkOptions)
+
+type sinkOptions struct {
+	role     string
+	log      *slog.Logger
+	consumer []eventlog.ConsumerOption
+}
+
+// SinkRole names the sink in logs, metrics and dead letters (default
+// "search-sink").
+func SinkRole(name string) SinkOption { return func(o *sinkOptions) { o.role = name } }
+
+// SinkLogger sets the logger of the sink and its consumer.
+func SinkLogger(l *slog.Logger) SinkOption { return func(o *sinkOptions) { o.log = l } }
+
+// ConsumerOptions passes options to the eventlog consumer: metrics
+// (eventlog.CountIn), batch size (eventlog.MaxBatch).
+func ConsumerOptions(opts ...eventlog.ConsumerOption) SinkOption {
+	return func(o *sinkOptions) { o.consumer = append(o.consumer, opts...) }
+}
+
+// NewSink joins group on topics.Listings with a client built from kopts
+// (eventlog.ClientOpts). Records that do not decode, events that are not
+// listings and listings Index rejects go to listings.dlq through
+// deadLetters, with the reason. A new group starts at the oldest record,
+// so a new group over an empty index rebuilds it.
+func NewSink(store Store, kopts []kgo.Opt, group string, deadLetters *eventlog.Producer, opts ...SinkOption) (*Sink, error) {
+	o := sinkOptions{role: "search-sink", log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Sink{store: store, deadLetters: deadLetters, role: o.role, log: o.log}
+	copts := append([]eventlog.ConsumerOption{eventlog.ConsumerRole(o.role), eventlog.ConsumerLogger(o.log)}, o.consumer...)
+	c, err := eventlog.NewConsumer(kopts, group, []string{topics.Listings}, s.handle, deadLetters, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("search: sink: %w", err)
+	}
+	s.consumer = c
+	return s, nil
+}
+
+// Run indexes until ctx ends, then commits what was indexed and leaves
+// the group. It returns nil when ctx ended it.
+func (s *Sink) Run(ctx context.Context) error { return s.consumer.Run(ctx) }
+
+// handle indexes one batch. An Index error fails the batch, which the
+// consumer retries: versions make the retry harmless.
+func (s *Sink) handle(ctx context.Context, batch []eventlog.Delivery) error {
+	listings := make([]topics.Listing, 0, len(batch))
+	from := make([]*kgo.Record, 0, len(batch)) // the record of each listing
+	for _, d := range batch {
+		l, ok := d.Event.Data.(topics.Listing)
+		if !ok {
+			if err := s.deadLetter(ctx, d.Record, fmt.Sprintf("event type %q is not %s, the only type of %s", d.Event.Type, topics.TypeListingChanged, topics.Listings)); err != nil {
+				return err
+			}
+			continue
+		}
+		listings = append(listings, l)
+		from = append(from, d.Record)
+	}
+	st, err := s.store.Index(ctx, listings)
+	if err != nil {
+		return err
+	}
+	for _, r := range st.Rejected {
+		if err := s.deadLetter(ctx, from[r.Position], r.Reason); err != nil {
+			return err
+		}
+	}
+	if st.Stale > 0 || len(st.Rejected) > 0 {
+		s.log.Debug("indexed listings", "role", s.role, "indexed", st.Indexed, "stale", st.Stale, "rejected", len(st.Rejected))
+	}
+	return nil
+}
+
+// deadLetter writes r to listings.dlq with the reason and waits for the
+// acknowledgement, so the offset never moves past a record that is
+// neither indexed nor dead-lettered. The event id derives from the
+// record's position: a redelivered batch gives the same dead letter.
+func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, reason string) error {
+	s.log.Warn("dead-lettered a listing", "role", s.role, "partition", r.Partition, "offset", r.Offset, "reason", reason)
+	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "shopstream:dlq/%s/%s/%d/%d", s.role, r.Topic, r.Partition, r.Offset))
+	ev, err := topics.New(topics.TypeDeadLetter, string(r.Key), topics.DeadLetter{
+		Reason: reason, Source: s.role, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Original: r.Value,
+	}, topics.WithID(id.String()))
+	if err != nil {
+		return err
+	}
+	return s.deadLetters.Publish(ctx, topics.DeadLetterTopic(r.Topic), ev)
+}
