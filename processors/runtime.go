@@ -21,6 +21,7 @@ import (
 type Runtime struct {
 	brokers     []string
 	stateDir    string
+	dialTimeout time.Duration
 	replication int
 	log         *slog.Logger
 	health      *ops.Health
@@ -47,7 +48,7 @@ var configureOnce sync.Once
 // NewRuntime returns a runtime whose processors keep their LevelDB tables
 // under stateDir. The first call sets goka's process-wide sarama config.
 func NewRuntime(brokers []string, stateDir string, dialTimeout time.Duration, opts ...Option) *Runtime {
-	r := &Runtime{brokers: brokers, stateDir: stateDir, replication: 1, log: slog.Default()}
+	r := &Runtime{brokers: brokers, stateDir: stateDir, dialTimeout: dialTimeout, replication: 1, log: slog.Default()}
 	for _, o := range opts {
 		o(r)
 	}
@@ -99,6 +100,11 @@ func (r *Runtime) NewProcessor(g *goka.GroupGraph) (*goka.Processor, error) {
 	)
 	if err != nil {
 		return nil, fmt.Errorf("processors: build %s: %w", g.Group(), err)
+	}
+	if t := g.GroupTable(); t != nil {
+		if err := r.awaitTable(t.Topic()); err != nil {
+			return nil, fmt.Errorf("processors: build %s: %w", g.Group(), err)
+		}
 	}
 	if r.health != nil {
 		name := "processor " + string(g.Group())
