@@ -14,6 +14,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	blevesearch "github.com/blevesearch/bleve/v2/search"
 	bleveq "github.com/blevesearch/bleve/v2/search/query"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/shopstream/shopstream/internal/schema"
@@ -35,6 +36,7 @@ type bleveIndex struct {
 	path string
 	// table is what filters, sorts and facets read (bleve_table.go).
 	table *table
+	rows  *segmentRows
 	// writeMu makes Index's read of the held versions and its write one
 	// step, for two writers in one process.
 	writeMu   sync.Mutex
@@ -62,7 +64,8 @@ func openBleve(dataDir, name string) (*bleveIndex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: bleve index at %s: open: %w", path, err)
 	}
-	b := &bleveIndex{idx: idx, path: path, table: newTable()}
+	t := newTable()
+	b := &bleveIndex{idx: idx, path: path, table: t, rows: &segmentRows{t: t, segs: map[segment.Segment][]int32{}}}
 	if err := b.load(); err != nil {
 		idx.Close()
 		return nil, err
@@ -72,13 +75,14 @@ func openBleve(dataDir, name string) (*bleveIndex, error) {
 
 // tableFields are the fields a table row is built from, read from their
 // doc values.
-var tableFields = []string{"version", categoryField, brandField, priceField, "created_at", "in_stock", "listed"}
+var tableFields = []string{"version", categoryField, brandField, priceField, "created_at", "in_stock", "listed", bleveLengthsField}
 
-// load fills the table from the index's doc values, in one pass.
+// load fills the table from the index's doc values, in one pass, in the
+// order of the index: matches then walk the rows forward.
 func (b *bleveIndex) load() error {
-	docs := map[string]map[string]any{}
+	var docs []idDoc
 	q := bleveq.NewCustomFilterQueryWithFilter(bleve.NewMatchAllQuery(), func(_ context.Context, d *blevesearch.DocumentMatch) (bool, error) {
-		docs[d.ID] = d.Fields
+		docs = append(docs, idDoc{d.ID, d.Fields})
 		return false, nil
 	}, tableFields, nil)
 	req := bleve.NewSearchRequestOptions(q, 0, 0, false)
@@ -172,22 +176,20 @@ func (b *bleveIndex) Close() error {
 // before it in the same call, is stale.
 func (b *bleveIndex) Index(ctx context.Context, listings []topics.Listing) (IndexStats, error) {
 	var st IndexStats
+	var valid []topics.Listing
 	var ids []string
 	for i, l := range listings {
 		if why := reject(l); why != "" {
 			st.Rejected = append(st.Rejected, Rejection{Position: i, ItemID: l.ItemID, Reason: why})
 			continue
 		}
-		ids = append(ids, l.ItemID)
+		valid, ids = append(valid, l), append(ids, l.ItemID)
 	}
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
 	held := b.table.versions(ids)
 	latest := map[string]topics.Listing{}
-	for _, l := range listings {
-		if reject(l) != "" {
-			continue
-		}
+	for _, l := range valid {
 		if l.Version <= held[l.ItemID] {
 			st.Stale++
 			continue
@@ -200,12 +202,14 @@ func (b *bleveIndex) Index(ctx context.Context, listings []topics.Listing) (Inde
 		return st, nil
 	}
 	batch := b.idx.NewBatch()
-	docs := make(map[string]map[string]any, len(latest))
+	docs := make([]idDoc, 0, len(latest))
 	for id, l := range latest {
-		docs[id] = document(l)
-		if err := batch.Index(id, docs[id]); err != nil {
+		doc := document(l)
+		doc[bleveLengthsField] = textLengths(doc)
+		if err := batch.Index(id, doc); err != nil {
 			return IndexStats{}, fmt.Errorf("search: %s: index %s: %w", b, id, err)
 		}
+		docs = append(docs, idDoc{id, doc})
 	}
 	if err := ctx.Err(); err != nil {
 		return IndexStats{}, err
@@ -218,17 +222,9 @@ func (b *bleveIndex) Index(ctx context.Context, listings []topics.Listing) (Inde
 }
 
 func (b *bleveIndex) Get(ctx context.Context, itemID string) (topics.Listing, bool, error) {
-	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery([]string{itemID}), 1, 0, false)
-	req.Fields = []string{"*"}
-	res, err := b.idx.SearchInContext(ctx, req)
-	if err != nil {
-		return topics.Listing{}, false, fmt.Errorf("search: %s: get %s: %w", b, itemID, err)
-	}
-	if len(res.Hits) == 0 {
-		return topics.Listing{}, false, nil
-	}
-	l, err := listingFromFields(res.Hits[0].Fields)
-	return l, err == nil, err
+	docs, err := b.documents(ctx, []string{itemID})
+	l, ok := docs[itemID]
+	return l, ok, err
 }
 
 func (b *bleveIndex) Search(ctx context.Context, q Query) (Result, error) {
@@ -241,14 +237,8 @@ func (b *bleveIndex) Suggest(ctx context.Context, prefix string, n int) ([]strin
 
 // run answers p from the table; Bleve matches its words.
 func (b *bleveIndex) run(ctx context.Context, p plan) (Result, error) {
-	pg, err := b.table.query(p, func(match func(id string, score float64)) error {
-		// Every hit goes to match and none to Bleve's collector, which
-		// would sort them and load their doc values.
-		q := bleveq.NewCustomFilterQueryWithFilter(bleveMatch(p), func(_ context.Context, d *blevesearch.DocumentMatch) (bool, error) {
-			match(d.ID, d.Score)
-			return false, nil
-		}, nil, nil)
-		req := bleve.NewSearchRequestOptions(q, 0, 0, false)
+	pg, err := b.table.query(p, func(m *matches) error {
+		req := bleve.NewSearchRequestOptions(eachMatch{q: bleveMatch(p, m.stats), rows: b.rows, m: m}, 0, 0, false)
 		if _, err := b.idx.SearchInContext(ctx, req); err != nil {
 			return fmt.Errorf("search: %s: search: %w", b, err)
 		}
@@ -257,25 +247,31 @@ func (b *bleveIndex) run(ctx context.Context, p plan) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	items, err := b.documents(ctx, pg.ids)
+	docs, err := b.documents(ctx, pg.ids)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Total: pg.total, Hits: make([]Hit, len(items)), Facets: pg.facets}
-	for i, l := range items {
-		res.Hits[i] = Hit{Item: l}
-		if p.scored() {
-			res.Hits[i].Score = pg.scores[i]
+	res := Result{Total: pg.total, Hits: []Hit{}, Facets: pg.facets}
+	for i, id := range pg.ids {
+		l, ok := docs[id]
+		if !ok {
+			continue // written over since the table was read
 		}
+		h := Hit{Item: l}
+		if p.scored() {
+			h.Score = pg.scores[i]
+		}
+		res.Hits = append(res.Hits, h)
 	}
 	return res, nil
 }
 
-// documents returns the indexed listings of ids, in that order; one the
-// index lost since is left out.
-func (b *bleveIndex) documents(ctx context.Context, ids []string) ([]topics.Listing, error) {
+// documents returns the indexed listings of ids, by item id, from their
+// stored fields.
+func (b *bleveIndex) documents(ctx context.Context, ids []string) (map[string]topics.Listing, error) {
+	docs := make(map[string]topics.Listing, len(ids))
 	if len(ids) == 0 {
-		return nil, nil
+		return docs, nil
 	}
 	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery(ids), len(ids), 0, false)
 	req.Fields = []string{"*"}
@@ -284,19 +280,12 @@ func (b *bleveIndex) documents(ctx context.Context, ids []string) ([]topics.List
 	if err != nil {
 		return nil, fmt.Errorf("search: %s: read %d listings: %w", b, len(ids), err)
 	}
-	byID := make(map[string]topics.Listing, len(res.Hits))
 	for _, h := range res.Hits {
-		if byID[h.ID], err = listingFromFields(h.Fields); err != nil {
+		if docs[h.ID], err = listingFromFields(h.Fields); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]topics.Listing, 0, len(ids))
-	for _, id := range ids {
-		if l, ok := byID[id]; ok {
-			out = append(out, l)
-		}
-	}
-	return out, nil
+	return docs, nil
 }
 
 // refresh is a no-op: a Bleve batch is searchable once Batch returns.

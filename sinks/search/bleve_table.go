@@ -2,10 +2,16 @@ package search
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
 )
 
 // table holds, for every listing in a Bleve index, what filters, sorts and
@@ -22,6 +28,10 @@ type table struct {
 	// index here: few values, many rows, and facets count in a slice.
 	values  []string
 	valueAt map[string]int32
+	// words and docs count, per text field of searchFields, the words of
+	// every row and the rows with any: Elasticsearch's sumTotalTermFreq
+	// and docCount, which BM25 needs and Bleve does not keep.
+	words, docs [2]int64
 }
 
 // row is one listing as filters, sorts and facets see it.
@@ -37,6 +47,8 @@ type row struct {
 	hasCreated bool
 	inStock    bool
 	listed     bool
+	// lengths are the words in each field of searchFields.
+	lengths [2]int32
 }
 
 func newTable() *table {
@@ -51,6 +63,9 @@ func (t *table) rowFrom(id string, doc map[string]any) row {
 	r := row{id: id, version: toInt64(doc["version"]), category: t.value(doc[categoryField]), brand: t.value(doc[brandField]),
 		price: toInt64(doc[priceField]), inStock: doc["in_stock"] == true, listed: doc["listed"] == true}
 	r.bucket = uint8(priceBucket(r.price))
+	if s, ok := doc[bleveLengthsField].(string); ok {
+		fmt.Sscan(s, &r.lengths[0], &r.lengths[1])
+	}
 	if s, ok := doc["created_at"].(string); ok {
 		if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			r.created, r.hasCreated = ts.UnixNano(), true
@@ -88,19 +103,70 @@ func toInt64(v any) int64 {
 	return 0
 }
 
-// put adds or replaces the rows of documents, by item id.
-func (t *table) put(docs map[string]map[string]any) {
+// idDoc is a document and its item id.
+type idDoc struct {
+	id  string
+	doc map[string]any
+}
+
+// put adds or replaces the rows of documents.
+func (t *table) put(docs []idDoc) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for id, doc := range docs {
-		r := t.rowFrom(id, doc)
+	for _, d := range docs {
+		r := t.rowFrom(d.id, d.doc)
+		t.count(r, 1)
 		if i, ok := t.at[r.id]; ok {
+			t.count(t.rows[i], -1)
 			t.rows[i] = r
 			continue
 		}
 		t.at[r.id] = len(t.rows)
 		t.rows = append(t.rows, r)
 	}
+}
+
+// count adds (sign 1) or takes away (-1) the words of a row.
+func (t *table) count(r row, sign int64) {
+	for f, n := range r.lengths {
+		t.words[f] += sign * int64(n)
+		if n > 0 {
+			t.docs[f] += sign
+		}
+	}
+}
+
+// textLengths is the value of bleveLengthsField for a document: the words
+// of each field of searchFields, as the index counts them.
+func textLengths(doc map[string]any) string {
+	var n [2]int
+	for f, tf := range searchFields {
+		text, _ := doc[tf.name].(string)
+		n[f] = len(textAnalyzer.Analyze([]byte(text)))
+	}
+	return fmt.Sprintf("%d %d", n[0], n[1])
+}
+
+// bm25Stats are the index statistics of BM25 by text field name.
+type bm25Stats map[string]fieldStats
+
+type fieldStats struct {
+	docs   int64   // documents with the field
+	avgLen float64 // words per such document
+}
+
+// stats returns the statistics of the text fields. The caller holds the
+// read lock.
+func (t *table) stats() bm25Stats {
+	st := bm25Stats{}
+	for f, tf := range searchFields {
+		fs := fieldStats{docs: t.docs[f]}
+		if fs.docs > 0 {
+			fs.avgLen = float64(t.words[f]) / float64(fs.docs)
+		}
+		st[tf.name] = fs
+	}
+	return st
 }
 
 // versions returns the version of each of ids the table holds.
@@ -131,10 +197,25 @@ type page struct {
 	facets Facets
 }
 
+// matches takes the matches of a text search, by row or by item id.
+type matches struct {
+	t     *table
+	stats bm25Stats // what BM25 scores by
+	visit func(r *row, score float64)
+}
+
+func (m *matches) row(i int, score float64) { m.visit(&m.t.rows[i], score) }
+
+func (m *matches) id(id string, score float64) {
+	if i, ok := m.t.at[id]; ok {
+		m.row(i, score)
+	}
+}
+
 // query answers p from the rows that match: every row when p has no
-// words, else those text reports (by item id, with the score). text runs
-// under the table's read lock.
-func (t *table) query(p plan, text func(match func(id string, score float64)) error) (page, error) {
+// words, else those text hands to its matches. text runs under the
+// table's read lock.
+func (t *table) query(p plan, text func(*matches) error) (page, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	keep := make([]func(*row) bool, len(p.filters))
@@ -168,12 +249,7 @@ func (t *table) query(p plan, text func(match func(id string, score float64)) er
 			visit(&t.rows[i], 0)
 		}
 	} else {
-		err := text(func(id string, score float64) {
-			if i, ok := t.at[id]; ok {
-				visit(&t.rows[i], score)
-			}
-		})
-		if err != nil {
+		if err := text(&matches{t: t, stats: t.stats(), visit: visit}); err != nil {
 			return page{}, err
 		}
 	}
@@ -338,4 +414,89 @@ func priceBucket(cents int64) int {
 		}
 	}
 	panic("search: the last price bucket has no upper bound")
+}
+
+// segmentRows maps the document numbers of Bleve's segments to table
+// rows. Matching a word yields document numbers; turning one into an item
+// id reads the document's stored id, and the id into a row a map: two
+// thirds of the cost of a word that matches a quarter of the catalog. A
+// segment never changes once written, and rows keep their place, so each
+// segment's map is built once, in the background, and dropped with the
+// segment; until it is there, matches take the long way.
+type segmentRows struct {
+	t    *table
+	mu   sync.Mutex
+	segs map[segment.Segment][]int32 // nil while being built
+}
+
+// noRow marks a document number whose row the map does not know.
+const noRow = -1
+
+// resolver returns, for a reader of the index, the function from a match
+// to its row index, or noRow when only the long way knows.
+func (sr *segmentRows) resolver(r index.IndexReader) func(index.IndexInternalID) int {
+	is, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return func(index.IndexInternalID) int { return noRow }
+	}
+	segs := is.Segments()
+	offsets := make([]uint64, len(segs)) // global document number of each segment's first
+	maps := make([][]int32, len(segs))
+	live := map[segment.Segment]bool{}
+	var next uint64
+	sr.mu.Lock()
+	for i, s := range segs {
+		offsets[i], next = next, next+s.Segment().Count()
+		seg := s.Segment()
+		live[seg] = true
+		m, known := sr.segs[seg]
+		maps[i] = m
+		if !known {
+			sr.segs[seg] = nil
+			seg.AddRef() // the build outlives this reader
+			go sr.build(seg)
+		}
+	}
+	for seg := range sr.segs {
+		if !live[seg] {
+			delete(sr.segs, seg) // merged away; a build in flight stores nothing
+		}
+	}
+	sr.mu.Unlock()
+	return func(id index.IndexInternalID) int {
+		num := id.Value()
+		i := sort.Search(len(offsets), func(i int) bool { return offsets[i] > num }) - 1
+		if i < 0 || maps[i] == nil {
+			return noRow
+		}
+		return int(maps[i][num-offsets[i]])
+	}
+}
+
+func (sr *segmentRows) build(seg segment.Segment) {
+	defer seg.DecRef()
+	rows := make([]int32, seg.Count())
+	ids := make([]string, 0, 1024)
+	// The read lock a chunk at a time: a writer waiting on it would hold
+	// up every search behind it.
+	for from := 0; from < len(rows); from += cap(ids) {
+		ids = ids[:0]
+		for num := from; num < min(from+cap(ids), len(rows)); num++ {
+			id, _ := seg.DocID(uint64(num)) // nil: no row, the long way
+			ids = append(ids, string(id))
+		}
+		sr.t.mu.RLock()
+		for k, id := range ids {
+			rows[from+k] = noRow
+			if i, ok := sr.t.at[id]; ok {
+				rows[from+k] = int32(i)
+			}
+		}
+		sr.t.mu.RUnlock()
+	}
+	sr.mu.Lock()
+	if m, ok := sr.segs[seg]; ok && m == nil {
+		sr.segs[seg] = rows
+	}
+	sr.mu.Unlock()
 }

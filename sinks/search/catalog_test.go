@@ -2,6 +2,7 @@ package search
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -95,25 +96,26 @@ func model(listings []topics.Listing, p plan) Result {
 			matches = append(matches, l)
 		}
 	}
+	// Field sorts by string keys that order as the values do.
+	key := func(l topics.Listing, field string) string {
+		switch field {
+		case priceField:
+			return fmt.Sprintf("%020d", l.PriceCents) // no price is negative
+		case "created_at":
+			return l.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000000")
+		case "item_id":
+			return l.ItemID
+		}
+		panic("model: no sort by " + field)
+	}
 	slices.SortStableFunc(matches, func(a, b topics.Listing) int {
 		for _, k := range p.sort {
-			var c int
-			switch k.field {
-			case scoreField:
-				continue // the caller orders relevance
-			case priceField:
-				c = cmp.Compare(a.PriceCents, b.PriceCents)
-			case "created_at":
-				c = a.CreatedAt.Compare(b.CreatedAt)
-			case "item_id":
-				c = strings.Compare(a.ItemID, b.ItemID)
-			default:
-				panic("model: no sort by " + k.field)
+			if k.field == scoreField {
+				continue // the case gives the order of relevance
 			}
-			if k.desc {
-				c = -c
-			}
-			if c != 0 {
+			if c := strings.Compare(key(a, k.field), key(b, k.field)); c != 0 && k.desc {
+				return -c
+			} else if c != 0 {
 				return c
 			}
 		}
@@ -185,24 +187,24 @@ func modelFacet(matches []topics.Listing, value func(topics.Listing) string) []F
 }
 
 // levenshtein counts the insertions, deletions and substitutions of
-// characters that turn a into b; a transposition is two.
+// characters that turn a into b; a transposition is two. One row of the
+// distance table, updated in place.
 func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	y := []rune(b)
+	row := make([]int, len(y)+1)
+	for j := range row {
+		row[j] = j
 	}
-	for i := 1; i <= len(ra); i++ {
-		cur := make([]int, len(rb)+1)
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
+	for _, rx := range a {
+		diag := row[0]
+		row[0]++
+		for j, ry := range y {
+			sub := diag
+			if rx != ry {
+				sub++
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			diag, row[j+1] = row[j+1], min(row[j+1]+1, row[j]+1, sub)
 		}
-		prev = cur
 	}
-	return prev[len(rb)]
+	return row[len(y)]
 }

@@ -120,6 +120,9 @@ const (
 	// "the" finds and every field length BM25 divides by.
 	bleveText             = "es_standard"
 	bleveKeywordLowercase = "keyword_lowercase"
+	// bleveLengthsField holds, in a Bleve document only, how many words
+	// its text fields have, for BM25's average field length.
+	bleveLengthsField = "text_lengths"
 	// bleveNoDates parses nothing: Bleve would index a dynamic string that
 	// looks like a date as a date, where Elasticsearch's flattened keeps
 	// every attribute value a keyword.
@@ -131,22 +134,15 @@ const (
 func bleveItemsMapping() *mapping.IndexMappingImpl {
 	im := mapping.NewIndexMapping()
 	im.ScoringModel = index.BM25Scoring
-	if err := im.AddCustomAnalyzer(bleveText, map[string]any{
-		"type":          custom.Name,
-		"tokenizer":     unicode.Name,
-		"token_filters": []any{lowercase.Name},
-	}); err != nil {
-		panic(err) // a fixed, valid definition
+	// Lower-cased words; and the whole value lower-cased, the equivalent
+	// of Elasticsearch's lowercase normalizer.
+	for name, tokenizer := range map[string]string{bleveText: unicode.Name, bleveKeywordLowercase: single.Name} {
+		def := map[string]any{"type": custom.Name, "tokenizer": tokenizer, "token_filters": []any{lowercase.Name}}
+		if err := im.AddCustomAnalyzer(name, def); err != nil {
+			panic(err) // a fixed, valid definition
+		}
 	}
 	im.DefaultAnalyzer = bleveText
-	// The equivalent of Elasticsearch's lowercase normalizer.
-	if err := im.AddCustomAnalyzer(bleveKeywordLowercase, map[string]any{
-		"type":          custom.Name,
-		"tokenizer":     single.Name,
-		"token_filters": []any{lowercase.Name},
-	}); err != nil {
-		panic(err) // a fixed, valid definition
-	}
 	if err := im.AddCustomDateTimeParser(bleveNoDates, map[string]any{"type": flexible.Name, "layouts": []any{}}); err != nil {
 		panic(err)
 	}
@@ -181,6 +177,11 @@ func bleveItemsMapping() *mapping.IndexMappingImpl {
 			doc.AddSubDocumentMapping(f.name, sub)
 		}
 	}
+	// Bookkeeping of the table (bleve_table.go), indexed so that its doc
+	// values survive segment merges.
+	lengths := mapping.NewKeywordFieldMapping()
+	lengths.Store, lengths.IncludeInAll = false, false
+	doc.AddFieldMappingsAt(bleveLengthsField, lengths)
 	im.DefaultMapping = doc
 	return im
 }

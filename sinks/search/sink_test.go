@@ -85,26 +85,26 @@ func runSinkContract(t *testing.T, b backend) {
 		}
 	}
 
-	// sinkInto runs a sink in a new group into s until every listing of
-	// want is there and then, sink still running, calls also.
-	sinkInto := func(t *testing.T, s adapter, also func()) {
-		t.Helper()
-		start := time.Now()
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		sink, err := NewSink(s, kopts, testkafka.Unique("search-sink"), p, SinkLogger(log))
+	// startSink runs a sink in a new group into s until the test ends.
+	startSink := func(t *testing.T, s adapter) {
+		sink, err := NewSink(s, kopts, testkafka.Unique("search-sink"), p, SinkLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 		if err != nil {
 			t.Fatal(err)
 		}
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- sink.Run(runCtx) }()
-		defer func() {
+		t.Cleanup(func() {
 			stop()
 			if err := <-done; err != nil {
 				t.Errorf("sink run: %v", err)
 			}
-		}()
-		eventually(t, "every listing indexed and searchable", func() bool {
+		})
+	}
+	// indexed reports whether every listing of want is in s, at its
+	// version, and searchable.
+	indexed := func(s adapter) func() bool {
+		return func() bool {
 			res, err := s.Search(ctx, Query{Text: run, InStock: ptr(false), Page: 1, Size: MaxSize})
 			if err != nil || res.Total != int64(len(want)) {
 				return false
@@ -116,16 +116,24 @@ func runSinkContract(t *testing.T, b backend) {
 				}
 			}
 			return true
-		})
-		t.Logf("the sink indexed the topic in %s", time.Since(start).Round(time.Millisecond))
-		also()
+		}
 	}
 
 	first := freshStore(t, b)
-	// The garbage, the stock event and the version-0 listing are in the
-	// dead-letter topic with their reasons. The sink sends a rejected
-	// listing there after indexing the batch, so it must still run.
-	sinkInto(t, first, func() {
+	t.Run("indexes-the-topic", func(t *testing.T) {
+		startSink(t, first)
+		t.Logf("the sink indexed the topic in %s", waitFor(t, "every listing indexed", indexed(first)).Round(time.Millisecond))
+		for _, l := range want {
+			if got, _, _ := first.Get(ctx, l.ItemID); !reflect.DeepEqual(got, l) {
+				t.Errorf("indexed %s:\n got %+v\nwant %+v", l.ItemID, got, l)
+			}
+		}
+		if _, ok, _ := first.Get(ctx, want[5].ItemID+"-v0"); ok {
+			t.Errorf("a listing with version 0 was indexed")
+		}
+		// The garbage, the stock event and the version-0 listing are in
+		// the dead-letter topic with their reasons. The sink sends a
+		// rejected listing there after indexing the batch: it still runs.
 		reasons := deadLetterReasons(t, kopts, run)
 		for _, want := range []string{"malformed event", `event type "supplier.stock.level" is not listing.changed`, "has version 0"} {
 			found := false
@@ -137,49 +145,32 @@ func runSinkContract(t *testing.T, b backend) {
 			}
 		}
 	})
-	for _, l := range want {
-		if got, _, _ := first.Get(ctx, l.ItemID); !reflect.DeepEqual(got, l) {
-			t.Errorf("indexed %s:\n got %+v\nwant %+v", l.ItemID, got, l)
-		}
-	}
-	if _, ok, _ := first.Get(ctx, want[5].ItemID+"-v0"); ok {
-		t.Errorf("a listing with version 0 was indexed")
-	}
 
-	// Replaying the topic into an empty index gives the same documents.
 	second := freshStore(t, b)
-	sinkInto(t, second, func() {})
-	for _, l := range want {
-		a, _, _ := first.Get(ctx, l.ItemID)
-		c, _, _ := second.Get(ctx, l.ItemID)
-		if !reflect.DeepEqual(a, c) {
-			t.Errorf("replayed %s:\n got %+v\nwant %+v", l.ItemID, c, a)
+	t.Run("a-replay-into-an-empty-index-gives-the-same-documents", func(t *testing.T) {
+		startSink(t, second)
+		waitFor(t, "every listing replayed", indexed(second))
+		for _, l := range want {
+			a, _, _ := first.Get(ctx, l.ItemID)
+			c, _, _ := second.Get(ctx, l.ItemID)
+			if !reflect.DeepEqual(a, c) {
+				t.Errorf("replayed %s:\n got %+v\nwant %+v", l.ItemID, c, a)
+			}
 		}
-	}
+	})
 
-	// Freshness: a stock change, produced to visible in search.
 	t.Run("stock-change-freshness", func(t *testing.T) {
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		sink, err := NewSink(second, kopts, testkafka.Unique("search-sink"), p, SinkLogger(log))
-		if err != nil {
-			t.Fatal(err)
-		}
-		runCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- sink.Run(runCtx) }()
-		defer func() { stop(); <-done }()
+		startSink(t, second)
 		l := want[1]
 		var lat []time.Duration
 		for i := range 5 {
 			l.Version++
 			l.OnHand = int64(i % 2) // out of stock, back, out ...
-			start := time.Now()
 			publish(l)
-			eventually(t, "the stock change searchable", func() bool {
+			lat = append(lat, waitFor(t, "the stock change searchable", func() bool {
 				res, err := second.Search(ctx, Query{Text: l.Title, Page: 1, Size: 1})
 				return err == nil && (res.Total == 1) == (l.OnHand > 0)
-			})
-			lat = append(lat, time.Since(start))
+			}))
 		}
 		t.Logf("produce -> searchable: %v", lat)
 	})
@@ -215,13 +206,20 @@ func deadLetterReasons(t *testing.T, kopts []kgo.Opt, run string) []string {
 	return reasons
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+// waitFor polls cond until it holds, for up to 30 s, and returns how long
+// that took.
+func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	start := time.Now()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(30 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+		select {
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("still waiting for %s after 30s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
+	return time.Since(start)
 }
