@@ -282,11 +282,16 @@ func generate(n int) []topics.Listing {
 	return out
 }
 
-// TestEnginesAgreeAtScale indexes 20,000 generated listings into both
-// engines and asks both the benchmark's queries: totals, facets, pages and
-// scores must be the same; items whose scores are within 0.01% of each
-// other may trade places (Lucene rounds parts of BM25 to float32).
-func TestEnginesAgreeAtScale(t *testing.T) {
+// TestContractAtScale indexes 20,000 generated listings into both engines
+// and asks both the benchmark's queries: totals, facets, pages and scores
+// must be the same; items whose scores are within 0.01% of each other may
+// trade places (Lucene rounds parts of BM25 to float32). It needs the real
+// server, so it is a real-<server> subtest like the rest of the contract.
+func TestContractAtScale(t *testing.T) {
+	t.Run("real-elasticsearch", enginesAgreeAtScale)
+}
+
+func enginesAgreeAtScale(t *testing.T) {
 	url := realserver.Addr(t, realserver.Elasticsearch)
 	if testing.Short() {
 		t.Skip("indexes 20,000 listings twice")
