@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -155,19 +154,21 @@ func (c *Consumer) handle(ctx context.Context, recs []*kgo.Record) error {
 	}
 }
 
-// deadLetter writes r to its input's dead-letter topic and waits for the
-// acknowledgement: the offset must not move past a record that is neither
-// handled nor dead-lettered.
 func (c *Consumer) deadLetter(ctx context.Context, r *kgo.Record, reason error) error {
-	// The id derives from the record's position, so a redelivered bad
-	// record yields the same dead letter, which consumers dedupe.
-	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "shopstream:dlq/%s/%s/%d/%d", c.role, r.Topic, r.Partition, r.Offset))
+	c.log.Warn("dead-lettered a record", "role", c.role, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason)
+	return DeadLetter(ctx, c.deadLtrs, c.role, r, reason.Error())
+}
+
+// DeadLetter writes record r, rejected by source for reason, to its
+// input's dead-letter topic and waits for the acknowledgement: an offset
+// must not move past a record that is neither handled nor dead-lettered.
+// The id derives from the record's position (topics.DeadLetterID).
+func DeadLetter(ctx context.Context, p *Producer, source string, r *kgo.Record, reason string) error {
 	ev, err := topics.New(topics.TypeDeadLetter, string(r.Key), topics.DeadLetter{
-		Reason: reason.Error(), Source: c.role, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Original: r.Value,
-	}, topics.WithID(id.String()))
+		Reason: reason, Source: source, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Original: r.Value,
+	}, topics.WithID(topics.DeadLetterID(source, r.Topic, r.Partition, r.Offset)))
 	if err != nil {
 		return err
 	}
-	c.log.Warn("dead-lettered a record", "role", c.role, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason)
-	return c.deadLtrs.Publish(ctx, topics.DeadLetterTopic(r.Topic), ev)
+	return p.Publish(ctx, topics.DeadLetterTopic(r.Topic), ev)
 }

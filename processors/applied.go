@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/shopstream/shopstream/ingest"
+	"github.com/shopstream/shopstream/topics"
 )
 
 // Position is where a record was read.
@@ -132,7 +133,7 @@ func OutputID(group, inputID string) string {
 
 // DeadLetterID derives a dead letter's id from the rejecting group and the
 // record's position, so a record rejected again after a crash makes the
-// same dead letter. It is the scheme eventlog's consumer uses.
+// same dead letter (topics.DeadLetterID, as every consumer uses).
 func DeadLetterID(group string, pos Position) string {
-	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "shopstream:dlq/%s/%s/%d/%d", group, pos.Topic, pos.Partition, pos.Offset)).String()
+	return topics.DeadLetterID(group, pos.Topic, pos.Partition, pos.Offset)
 }

@@ -65,6 +65,13 @@ func New(typ, key string, data any, opts ...Option) (Event, error) {
 	return e, nil
 }
 
+// DeadLetterID derives a dead letter's id from the rejecting consumer and
+// the record's position, so a record rejected again after a crash or a
+// redelivery makes the same dead letter, which consumers dedupe.
+func DeadLetterID(source, topic string, partition int32, offset int64) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "shopstream:dlq/%s/%s/%d/%d", source, topic, partition, offset)).String()
+}
+
 // NewID returns a fresh, time-ordered event id.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 

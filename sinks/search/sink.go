@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/eventlog"
@@ -101,18 +100,8 @@ func (s *Sink) handle(ctx context.Context, batch []eventlog.Delivery) error {
 	return nil
 }
 
-// deadLetter writes r to listings.dlq with the reason and waits for the
-// acknowledgement, so the offset never moves past a record that is
-// neither indexed nor dead-lettered. The event id derives from the
-// record's position: a redelivered batch gives the same dead letter.
+// deadLetter writes r to listings.dlq with the reason (eventlog.DeadLetter).
 func (s *Sink) deadLetter(ctx context.Context, r *kgo.Record, reason string) error {
 	s.log.Warn("dead-lettered a listing", "role", s.role, "partition", r.Partition, "offset", r.Offset, "reason", reason)
-	id := uuid.NewSHA1(uuid.NameSpaceURL, fmt.Appendf(nil, "shopstream:dlq/%s/%s/%d/%d", s.role, r.Topic, r.Partition, r.Offset))
-	ev, err := topics.New(topics.TypeDeadLetter, string(r.Key), topics.DeadLetter{
-		Reason: reason, Source: s.role, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Original: r.Value,
-	}, topics.WithID(id.String()))
-	if err != nil {
-		return err
-	}
-	return s.deadLetters.Publish(ctx, topics.DeadLetterTopic(r.Topic), ev)
+	return eventlog.DeadLetter(ctx, s.deadLetters, s.role, r, reason)
 }
