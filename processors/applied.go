@@ -55,6 +55,9 @@ type Verdict struct {
 	Reason string
 	// Out is the output event's data, for Change and Reemit.
 	Out any
+	// Key is the output's key when it is not the input's: a notification
+	// about an order is keyed by its user.
+	Key string
 }
 
 // Rejected refuses a record for the reason given.

@@ -31,10 +31,23 @@ func DeadLetters(input goka.Stream) goka.Edge {
 // with the reason. apply is a plain function, testable alone. The graph
 // declares DeadLetters(topic) and out.Edge() too.
 func Input[S, T any](rt *Runtime, group goka.Group, topic goka.Stream, typ string, out Output, apply func(cur S, in In, data T) (S, Verdict)) goka.Edge {
-	return rt.Input(string(group), topic, Lenient{}, handle(rt, typ, out, apply))
+	return rt.Input(string(group), topic, Lenient{}, handle(rt, out, func(cur S, in In, ev topics.Event) (S, Verdict) {
+		data, ok := ev.Data.(T)
+		if ev.Type != typ || !ok {
+			return cur, Rejected("event type %q does not belong on %s, which carries %q", ev.Type, in.Pos.Topic, typ)
+		}
+		return apply(cur, in, data)
+	}))
 }
 
-func handle[S, T any](rt *Runtime, typ string, out Output, apply func(S, In, T) (S, Verdict)) goka.ProcessCallback {
+// Events is Input for a topic that carries several event types: apply
+// gets the whole event, tells the types apart and rejects the ones that do
+// not belong.
+func Events[S any](rt *Runtime, group goka.Group, topic goka.Stream, out Output, apply func(cur S, in In, ev topics.Event) (S, Verdict)) goka.Edge {
+	return rt.Input(string(group), topic, Lenient{}, handle(rt, out, apply))
+}
+
+func handle[S any](rt *Runtime, out Output, apply func(S, In, topics.Event) (S, Verdict)) goka.ProcessCallback {
 	return func(ctx goka.Context, msg any) {
 		d, ok := msg.(Decoded)
 		if !ok {
@@ -44,14 +57,9 @@ func handle[S, T any](rt *Runtime, typ string, out Output, apply func(S, In, T) 
 			rt.deadLetter(ctx, d.Raw, d.Err.Error())
 			return
 		}
-		data, ok := d.Event.Data.(T)
-		if d.Event.Type != typ || !ok {
-			rt.deadLetter(ctx, d.Raw, fmt.Sprintf("event type %q does not belong on %s, which carries %q", d.Event.Type, ctx.Topic(), typ))
-			return
-		}
 		in := In{ID: d.Event.ID, Key: ctx.Key(), At: d.Event.OccurredAt, Pos: positionOf(ctx)}
 		cur, _ := ctx.Value().(S)
-		next, v := apply(cur, in, data)
+		next, v := apply(cur, in, d.Event)
 		switch v.Outcome {
 		case Reject:
 			rt.deadLetter(ctx, d.Raw, v.Reason)
@@ -59,9 +67,9 @@ func handle[S, T any](rt *Runtime, typ string, out Output, apply func(S, In, T) 
 			ctx.SetValue(next)
 		case Change:
 			ctx.SetValue(next)
-			emit(ctx, out, in, v.Out)
+			emit(ctx, out, in, v)
 		case Reemit:
-			emit(ctx, out, in, v.Out)
+			emit(ctx, out, in, v)
 		}
 	}
 }
@@ -74,14 +82,18 @@ func positionOf(ctx goka.Context) Position {
 // event time, so replaying the input reproduces the output exactly. It
 // builds the event itself: topics.New would draw a random id per record
 // only for it to be replaced.
-func emit(ctx goka.Context, out Output, in In, data any) {
+func emit(ctx goka.Context, out Output, in In, v Verdict) {
 	version, ok := topics.SchemaVersion(out.Type)
 	if !ok {
 		ctx.Fail(fmt.Errorf("processors: %s emits unknown event type %q", ctx.Group(), out.Type))
 	}
-	ctx.Emit(out.Topic, ctx.Key(), topics.Event{
+	key := ctx.Key()
+	if v.Key != "" {
+		key = v.Key
+	}
+	ctx.Emit(out.Topic, key, topics.Event{
 		ID: OutputID(string(ctx.Group()), in.ID), Type: out.Type, Version: version,
-		OccurredAt: in.At, Key: ctx.Key(), Data: data,
+		OccurredAt: in.At, Key: key, Data: v.Out,
 	})
 }
 
