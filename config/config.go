@@ -15,12 +15,39 @@ import "time"
 type Config struct {
 	// DataDir holds everything an embedded engine or a processor keeps on
 	// disk: the embedded Kafka log, goka tables, SQLite and Bleve files.
-	DataDir string `yaml:"data_dir" doc:"directory for embedded Kafka data, processor tables and embedded stores"`
-	Log     Log    `yaml:"log"`
-	HTTP    HTTP   `yaml:"http"`
-	Kafka   Kafka  `yaml:"kafka"`
-	Topics  Topics `yaml:"topics"`
-	Stores  Stores `yaml:"stores"`
+	DataDir  string   `yaml:"data_dir" doc:"directory for embedded Kafka data, processor tables and embedded stores"`
+	Log      Log      `yaml:"log"`
+	HTTP     HTTP     `yaml:"http"`
+	Kafka    Kafka    `yaml:"kafka"`
+	Topics   Topics   `yaml:"topics"`
+	Stores   Stores   `yaml:"stores"`
+	Orders   Orders   `yaml:"orders"`
+	Payments Payments `yaml:"payments"`
+	Shipping Shipping `yaml:"shipping"`
+}
+
+// Orders configures checkout and the order-taking edge.
+type Orders struct {
+	TTL           time.Duration `yaml:"ttl" doc:"how long a created order waits for its payment before it expires"`
+	SweepInterval time.Duration `yaml:"sweep_interval" doc:"how often the expiry sweeper cancels expired orders"`
+	MaxLines      int           `yaml:"max_lines" doc:"most lines one order may have"`
+	// MaxQuantityPerLine also caps a cart line.
+	MaxQuantityPerLine int64 `yaml:"max_quantity_per_line" doc:"most units of one item in a cart line or an order line"`
+}
+
+// Payments configures the payment role's simulated gateway.
+type Payments struct {
+	SuccessRate  float64       `yaml:"success_rate" doc:"share of charges the simulated gateway accepts (0-1)"`
+	FailureRate  float64       `yaml:"failure_rate" doc:"share of charges it declines (0-1)"`
+	NoAnswerRate float64       `yaml:"no_answer_rate" doc:"share of charges it never answers (0-1); the three rates sum to 1"`
+	Latency      time.Duration `yaml:"latency" doc:"how long the gateway takes to answer"`
+	Seed         int64         `yaml:"seed" doc:"seed of the gateway's outcomes (same seed, same outcome per order)"`
+}
+
+// Shipping configures the shipping role's delays.
+type Shipping struct {
+	ShipAfter    time.Duration `yaml:"ship_after" doc:"delay from an order's placement to its shipment"`
+	DeliverAfter time.Duration `yaml:"deliver_after" doc:"delay from shipment to delivery"`
 }
 
 // Log configures log/slog.
@@ -120,5 +147,8 @@ func Default() Config {
 			Search:    SearchStore{Driver: "bleve", Index: "items"},
 			Analytics: AnalyticsStore{Driver: "sqlite", Database: "shopstream", Username: "default"},
 		},
+		Orders:   Orders{TTL: 5 * time.Minute, SweepInterval: time.Second, MaxLines: 50, MaxQuantityPerLine: 10},
+		Payments: Payments{SuccessRate: 0.9, FailureRate: 0.08, NoAnswerRate: 0.02, Latency: 200 * time.Millisecond, Seed: 1},
+		Shipping: Shipping{ShipAfter: 30 * time.Second, DeliverAfter: time.Minute},
 	}
 }

@@ -80,6 +80,10 @@ func TestBadValuesNameKeyAndReason(t *testing.T) {
 		{"log: text\n", "config key log (FILE line 1): expected a mapping of keys"},
 		{"log:\n  level: info\n  level: debug\n", "config key log.level (FILE line 3): set twice"},
 		{"http:\n  addr: [a, b]\n", "config key http.addr (FILE line 2): expected a single value"},
+		{"payments:\n  success_rate: lots\n", "config key payments.success_rate (FILE line 2): \"lots\" is not a number"},
+		{"payments:\n  success_rate: 0.5\n", "config key payments.success_rate: success_rate + failure_rate + no_answer_rate is 0.6; they must sum to 1"},
+		{"payments:\n  failure_rate: -0.1\n  success_rate: 1.02\n", "config key payments.failure_rate: -0.1 is not between 0 and 1"},
+		{"orders:\n  ttl: 0s\n", "config key orders.ttl: 0s must be greater than zero"},
 	}
 	for _, c := range cases {
 		p := writeFile(t, c.yaml)

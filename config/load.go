@@ -296,6 +296,12 @@ func set(cfg *Config, key, value, source string) error {
 			return bad(fmt.Sprintf("%q is not an integer", value))
 		}
 		field.SetInt(n)
+	case l.typ.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return bad(fmt.Sprintf("%q is not a number", value))
+		}
+		field.SetFloat(f)
 	case l.typ.Kind() == reflect.Slice:
 		var items []string
 		for _, s := range strings.Split(value, ",") {

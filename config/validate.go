@@ -111,6 +111,35 @@ func (c Config) validate() []error {
 			bad("stores.analytics.database", "%q is not a database name (lower case letters, digits, _)", s.Analytics.Database)
 		}
 	}
+
+	o := c.Orders
+	positive("orders.ttl", o.TTL > 0, o.TTL)
+	positive("orders.sweep_interval", o.SweepInterval > 0, o.SweepInterval)
+	if o.MaxLines < 1 || o.MaxLines > 1000 {
+		bad("orders.max_lines", "%d is not between 1 and 1000", o.MaxLines)
+	}
+	if o.MaxQuantityPerLine < 1 || o.MaxQuantityPerLine > 1_000_000 {
+		bad("orders.max_quantity_per_line", "%d is not between 1 and 1000000", o.MaxQuantityPerLine)
+	}
+	p := c.Payments
+	rates := map[string]float64{"payments.success_rate": p.SuccessRate, "payments.failure_rate": p.FailureRate, "payments.no_answer_rate": p.NoAnswerRate}
+	for _, key := range []string{"payments.success_rate", "payments.failure_rate", "payments.no_answer_rate"} {
+		if r := rates[key]; !(r >= 0 && r <= 1) {
+			bad(key, "%v is not between 0 and 1", r)
+		}
+	}
+	if sum := p.SuccessRate + p.FailureRate + p.NoAnswerRate; sum < 1-1e-9 || sum > 1+1e-9 {
+		bad("payments.success_rate", "success_rate + failure_rate + no_answer_rate is %v; they must sum to 1", sum)
+	}
+	if p.Latency < 0 {
+		bad("payments.latency", "%v must not be negative", p.Latency)
+	}
+	if c.Shipping.ShipAfter < 0 {
+		bad("shipping.ship_after", "%v must not be negative", c.Shipping.ShipAfter)
+	}
+	if c.Shipping.DeliverAfter < 0 {
+		bad("shipping.deliver_after", "%v must not be negative", c.Shipping.DeliverAfter)
+	}
 	return errs
 }
 

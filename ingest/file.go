@@ -83,7 +83,7 @@ func newFileConfig(opts []FileOption) (fileConfig, error) {
 	for _, o := range opts {
 		o(&c)
 	}
-	if c.supplier != "" && !isID(c.supplier) {
+	if c.supplier != "" && !IsID(c.supplier) {
 		return c, errors.New("ingest: " + badID("supplier", c.supplier))
 	}
 	c.workers = max(c.workers, 1)

@@ -171,15 +171,15 @@ func referenceText(v string, maxRunes int, required bool) string {
 	return ""
 }
 
-// FuzzValidationMatchesReference holds isID, isAttrName and the text
+// FuzzValidationMatchesReference holds IsID, isAttrName and the text
 // check equal to the reference rules.
 func FuzzValidationMatchesReference(f *testing.F) {
 	for _, s := range []string{"", "a", "A-1._:z", "-a", "a b", strings.Repeat("a", 64), strings.Repeat("a", 65), "é", "\x85", " \u00a0", "a\x7f", "caf\xe9", "\t\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if isID(s) != idRegexp.MatchString(s) {
-			t.Fatalf("isID(%q) = %v", s, isID(s))
+		if IsID(s) != idRegexp.MatchString(s) {
+			t.Fatalf("IsID(%q) = %v", s, IsID(s))
 		}
 		if isAttrName(s) != attrRegexp.MatchString(s) {
 			t.Fatalf("isAttrName(%q) = %v", s, isAttrName(s))

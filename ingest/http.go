@@ -289,7 +289,7 @@ func groupStock(levels []ItemStock) []InventoryItem {
 
 func supplierParam(r *http.Request) (string, *rest.Error) {
 	s := r.PathValue("supplier_id")
-	if !isID(s) {
+	if !IsID(s) {
 		return "", rest.Errorf(http.StatusBadRequest, rest.CodeInvalidParameter, "%s", badID("supplier_id", s))
 	}
 	return s, nil

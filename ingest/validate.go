@@ -40,9 +40,9 @@ type FieldError struct {
 
 func (e FieldError) String() string { return e.Field + ": " + e.Message }
 
-// isID matches ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$, by hand: it runs for
+// IsID matches ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$, by hand: it runs for
 // every id of every record (TestPatternsMatchTheirRegexps keeps it equal).
-func isID(s string) bool {
+func IsID(s string) bool {
 	if len(s) == 0 || len(s) > 64 || !isAlnum(s[0]) {
 		return false
 	}
@@ -81,7 +81,7 @@ func (c *checker) id(field, v string) {
 	switch {
 	case v == "":
 		c.add(field, CodeRequired, "is required")
-	case !isID(v):
+	case !IsID(v):
 		c.add(field, CodeInvalidFormat, "%q must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit", truncate(v))
 	}
 }
