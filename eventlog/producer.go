@@ -97,17 +97,34 @@ func (p *Producer) Produce(ctx context.Context, topic string, ev topics.Event, d
 // Publish produces events and waits until all are acknowledged; it returns
 // every failure joined.
 func (p *Producer) Publish(ctx context.Context, topic string, evs ...topics.Event) error {
+	recs := make([]*kgo.Record, len(evs))
+	for i, ev := range evs {
+		r, err := Record(topic, ev)
+		if err != nil {
+			return fmt.Errorf("eventlog: encode %s %s for %s: %w", ev.Type, ev.ID, topic, err)
+		}
+		recs[i] = r
+	}
+	return p.PublishRecords(ctx, recs...)
+}
+
+// PublishRecords produces ready records (an outbox's stored envelopes) in
+// the order given and waits until all are acknowledged; records of one key
+// keep their order. It returns every failure joined.
+func (p *Producer) PublishRecords(ctx context.Context, recs ...*kgo.Record) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
-	wg.Add(len(evs))
-	for _, ev := range evs {
-		p.Produce(ctx, topic, ev, func(err error) {
-			if err != nil {
+	wg.Add(len(recs))
+	for _, r := range recs {
+		p.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			if err == nil {
+				p.count(r.Topic)
+			} else {
 				mu.Lock()
-				errs = append(errs, err)
+				errs = append(errs, fmt.Errorf("eventlog: produce to %s (key %q): %w", r.Topic, r.Key, err))
 				mu.Unlock()
 			}
 			wg.Done()

@@ -22,6 +22,11 @@ type Metrics struct {
 	ConsumerLag *prometheus.GaugeVec
 	// HTTPDuration is request latency by method, route pattern and status.
 	HTTPDuration *prometheus.HistogramVec
+	// OutboxPending and OutboxOldest are the outbox relay's lag: records
+	// written in checkout transactions and not yet acknowledged by Kafka,
+	// and the age of the oldest.
+	OutboxPending prometheus.Gauge
+	OutboxOldest  prometheus.Gauge
 }
 
 // NewMetrics registers shopstream's metrics and the Go and process
@@ -42,8 +47,14 @@ func NewMetrics() *Metrics {
 			Name: "shopstream_http_request_duration_seconds", Help: "HTTP request latency by method, route and status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"method", "route", "code"}),
+		OutboxPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopstream_outbox_pending", Help: "Outbox records not yet published to Kafka.",
+		}),
+		OutboxOldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shopstream_outbox_oldest_seconds", Help: "Age of the oldest unpublished outbox record (0 when none).",
+		}),
 	}
-	m.Registry.MustRegister(m.RecordsIn, m.RecordsOut, m.ConsumerLag, m.HTTPDuration,
+	m.Registry.MustRegister(m.RecordsIn, m.RecordsOut, m.ConsumerLag, m.HTTPDuration, m.OutboxPending, m.OutboxOldest,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
