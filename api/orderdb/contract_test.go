@@ -130,6 +130,8 @@ func contract(t *testing.T, fresh freshDB) {
 			t.Fatalf("migrate again left %d stock rows, want 1", n)
 		}
 	})
+
+	ordersContract(t, fresh)
 }
 
 // realMySQL takes the server from SHOPSTREAM_TEST_MYSQL (a DSN). Each
@@ -171,7 +173,7 @@ func insertStock(t *testing.T, s *sqlStore, item string, onHand int64, at time.T
 	}
 }
 
-func count(t *testing.T, s *sqlStore, table string) int {
+func count(t testing.TB, s *sqlStore, table string) int {
 	t.Helper()
 	var n int
 	if err := s.DB().QueryRowContext(ctx(t), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
@@ -182,7 +184,7 @@ func count(t *testing.T, s *sqlStore, table string) int {
 
 // ctx bounds one step of a test, so a stuck server fails it instead of
 // hanging until the go test timeout.
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c

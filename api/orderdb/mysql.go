@@ -27,7 +27,45 @@ var mysqlDialect = newDialect(dialect{
 	key: func(column string, n int) string {
 		return fmt.Sprintf("%s VARCHAR(%d) NOT NULL PRIMARY KEY", column, n)
 	},
+	varchar:       func(column string, n int) string { return fmt.Sprintf("%s VARCHAR(%d) NOT NULL", column, n) },
+	serial:        func(column string) string { return column + " BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY" },
+	blob:          "LONGBLOB",
+	inlineIndexes: true,
+	columnExists:  "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
+	forUpdate:     " FOR UPDATE",
+	skipLocked:    " FOR UPDATE SKIP LOCKED",
+	// Assignments run left to right, each seeing the ones before: version
+	// goes last so the comparisons see the old one.
+	upsertStock: `INSERT INTO stock (item_id, on_hand, committed, version, updated_at) VALUES (?, ?, 0, ?, ?)
+		ON DUPLICATE KEY UPDATE
+		on_hand = IF(VALUES(version) > version, VALUES(on_hand), on_hand),
+		updated_at = IF(VALUES(version) > version, VALUES(updated_at), updated_at),
+		version = GREATEST(version, VALUES(version))`,
+	// Read committed: every lock the store relies on is an explicit row
+	// lock (FOR UPDATE, a conditional UPDATE); repeatable read would add
+	// gap locks that only make checkouts and sweepers wait on each other.
+	txOptions:       &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+	retryable:       mysqlRetryable,
+	duplicate:       func(err error) bool { return mysqlErrorIs(err, 1062) }, // ER_DUP_ENTRY
+	checkoutWorkers: 4,
 })
+
+// mysqlRetryable: a deadlock (ER_LOCK_DEADLOCK) or a lock wait timeout
+// (ER_LOCK_WAIT_TIMEOUT), after which the transaction may run again.
+func mysqlRetryable(err error) bool { return mysqlErrorIs(err, 1213, 1205) }
+
+func mysqlErrorIs(err error, numbers ...uint16) bool {
+	var e *mysql.MySQLError
+	if !errors.As(err, &e) {
+		return false
+	}
+	for _, n := range numbers {
+		if e.Number == n {
+			return true
+		}
+	}
+	return false
+}
 
 // migrationLockWait is how long Migrate waits for another process that is
 // migrating the same database.
@@ -45,6 +83,9 @@ func openMySQL(ctx context.Context, dsn string, o options) (*sqlStore, error) {
 		return nil, fmt.Errorf("orderdb: %s: the DSN names no database (user:password@tcp(host:port)/database)", where)
 	}
 	mc.ParseTime = true
+	// Arguments go into the statement text on the client: one round trip
+	// per statement instead of prepare, execute and close.
+	mc.InterpolateParams = true
 	// DATETIME has no zone: the store writes UTC and reads it back as UTC.
 	mc.Loc = time.UTC
 	if mc.Timeout == 0 || mc.Timeout > o.timeout {
@@ -68,9 +109,9 @@ func openMySQL(ctx context.Context, dsn string, o options) (*sqlStore, error) {
 	db.SetConnMaxLifetime(3 * time.Minute)
 	db.SetMaxIdleConns(10)
 	name := fmt.Sprintf("orderdb database %s (%s)", mc.DBName, where)
-	s := &sqlStore{sqlstore.New(db, where, name, storeConfig(mysqlDialect, o.timeout)), mysqlDialect}
+	s := newSQLStore(sqlstore.New(db, where, name, storeConfig(mysqlDialect, o.timeout)), mysqlDialect, o)
 	if err := s.Health(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil

@@ -1,8 +1,26 @@
 // Package orderdb is the order-taking database behind checkout: sellable
-// stock, the supplier events already applied to it and, in later versions,
-// orders, their lines and the outbox, all changed in ACID transactions. It
-// has two adapters with one schema: SQLite (modernc.org/sqlite, embedded,
-// for all-in-one) and MySQL/MariaDB (production).
+// stock, the supplier events already applied to it, orders with their
+// lines and timelines, idempotency keys and the outbox, all changed in ACID
+// transactions. It has two adapters with one schema: SQLite
+// (modernc.org/sqlite, embedded, for all-in-one) and MySQL/MariaDB
+// (production).
+//
+// Stock model. stock.on_hand is the supplier-reported total, set (never
+// added to) by ApplyStock from inventory.item.changed events when their
+// version is newer than the row's, so after quiescence it equals the
+// inventory processor's view. stock.committed is the units held by orders
+// whose status holds stock (lifecycle.HoldsStock: created, placed, shipped,
+// delivered). Sellable is on_hand - committed. Checkout commits units only
+// while every line stays within sellable (a conditional UPDATE, so nothing
+// is ever oversold); a transition whose effect restocks (lifecycle.Next
+// decides: cancel, payment failure, expiry) takes the order's units off
+// committed. Delivered orders keep theirs: the supplier's next count no
+// longer includes them.
+//
+// Checkout is group-committed: requests queue for a few workers, each of
+// which takes every request waiting (up to MaxBatch) and runs one
+// transaction for all of them, locking the stock rows in item order so two
+// batches, even from two processes, never deadlock.
 package orderdb
 
 import (
@@ -14,17 +32,62 @@ import (
 	"github.com/shopstream/shopstream/internal/schema"
 )
 
-// Store is the order-taking database. Later versions add checkout, stock
-// updates and the outbox.
+// Store is the order-taking database. Every method that changes an order
+// decides with lifecycle.Next and writes, in the same transaction, the
+// order events that record it to the outbox.
 type Store interface {
 	schema.Store
+
+	// Checkout takes one order: in one transaction it commits the stock of
+	// every line (never beyond sellable), inserts the order, its lines and
+	// its first transition, and writes order.created (and cart.cleared when
+	// FromCart) to the outbox. A stock refusal is *InsufficientStockError
+	// and reserves nothing; a reused idempotency key with another body is
+	// ErrIdempotencyConflict.
+	Checkout(ctx context.Context, req CheckoutRequest) (CheckoutResult, error)
+	// ApplyStock sets an item's on-hand from the inventory processor,
+	// exactly once per event id; false means the event was seen before.
+	ApplyStock(ctx context.Context, c StockChange) (bool, error)
+	// ApplyPayment and ApplyShipment apply an outside event to its order
+	// exactly once per event id. An unknown order is ErrOrderNotFound.
+	ApplyPayment(ctx context.Context, p PaymentOutcome) (Applied, error)
+	ApplyShipment(ctx context.Context, s ShipmentStep) (Applied, error)
+	// Cancel is the shopper's cancel: lifecycle.ErrNotCancelable once
+	// shipped, a no-op on an order already canceled or refunded.
+	Cancel(ctx context.Context, orderID string) (Applied, error)
+	// ExpireDue cancels up to limit created orders whose expires_at is not
+	// after now and returns their stock. Several instances may sweep at
+	// once: each order expires once.
+	ExpireDue(ctx context.Context, now time.Time, limit int) ([]Applied, error)
+
+	// Order reads one order with its lines and timeline.
+	Order(ctx context.Context, orderID string) (Order, error)
+	// UserOrders pages a user's orders, newest first; cursor is "" for the
+	// first page and next is "" after the last.
+	UserOrders(ctx context.Context, userID, cursor string, limit int) (orders []Order, next string, err error)
+	Stock(ctx context.Context, itemID string) (StockRow, bool, error)
+	// EachStock and EachOrder visit every row, for reconcile, a page at a
+	// time (not a snapshot; fn may use the store). EachOrder gives each
+	// order with its lines but without its timeline.
+	EachStock(ctx context.Context, fn func(StockRow) error) error
+	EachOrder(ctx context.Context, fn func(Order) error) error
+
+	// PendingOutbox returns up to limit unpublished records in the order
+	// they were written; MarkPublished removes them once Kafka has them.
+	PendingOutbox(ctx context.Context, limit int) ([]OutboxRecord, error)
+	MarkPublished(ctx context.Context, seqs []int64) error
+	// OutboxBacklog is how many records wait and when the oldest was
+	// written (zero when none), for the relay-lag metric.
+	OutboxBacklog(ctx context.Context) (n int64, oldest time.Time, err error)
 }
 
 // DefaultTimeout bounds connecting, the first ping and every health check.
 const DefaultTimeout = 5 * time.Second
 
 type options struct {
-	timeout time.Duration
+	timeout         time.Duration
+	checkoutWorkers int
+	maxBatch        int
 }
 
 // Option changes how Open connects.
@@ -40,11 +103,34 @@ func Timeout(d time.Duration) Option {
 	}
 }
 
+// CheckoutWorkers sets how many checkout batches run at once (default 1 on
+// SQLite, which has one writer, and 4 on MySQL).
+func CheckoutWorkers(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.checkoutWorkers = n
+		}
+	}
+}
+
+// DefaultMaxBatch bounds the checkouts one transaction takes.
+const DefaultMaxBatch = 256
+
+// MaxBatch bounds the checkouts one transaction takes (default
+// DefaultMaxBatch); 1 turns group commit off.
+func MaxBatch(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxBatch = n
+		}
+	}
+}
+
 // Open connects to the database cfg names and checks that it answers. It
 // does not migrate: call Migrate. dataDir holds the SQLite file when
 // cfg.DSN is empty.
 func Open(ctx context.Context, cfg config.OrdersStore, dataDir string, opts ...Option) (Store, error) {
-	o := options{timeout: DefaultTimeout}
+	o := options{timeout: DefaultTimeout, maxBatch: DefaultMaxBatch}
 	for _, opt := range opts {
 		opt(&o)
 	}
