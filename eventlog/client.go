@@ -20,6 +20,12 @@ func ClientOpts(brokers []string, clientID string, dialTimeout time.Duration, lo
 		// Fail a request after a bounded time rather than retrying forever
 		// against a broker that is gone.
 		kgo.RetryTimeout(time.Minute),
+		// A consumer that rejoins its group sometimes has its first fetch
+		// left waiting by the embedded broker until the fetch's max wait
+		// even though records arrive (5s by default): orders would wait
+		// for payment that long. Half a second bounds it; on Kafka it only
+		// means an idle consumer asks twice a second.
+		kgo.FetchMaxWait(500 * time.Millisecond),
 	}
 	if log != nil {
 		opts = append(opts, kgo.WithLogger(slogLogger{log}))
