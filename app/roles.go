@@ -8,21 +8,41 @@ import (
 	"github.com/lovoo/goka"
 
 	"github.com/shopstream/shopstream/api"
+	"github.com/shopstream/shopstream/api/ordertaking"
+	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/eventlog"
 	"github.com/shopstream/shopstream/ingest"
+	"github.com/shopstream/shopstream/payment"
 	"github.com/shopstream/shopstream/processors"
+	"github.com/shopstream/shopstream/processors/cart"
 	"github.com/shopstream/shopstream/processors/catalog"
 	"github.com/shopstream/shopstream/processors/inventory"
 	"github.com/shopstream/shopstream/processors/listing"
+	"github.com/shopstream/shopstream/processors/notification"
+	"github.com/shopstream/shopstream/processors/order"
+	"github.com/shopstream/shopstream/shipping"
 	"github.com/shopstream/shopstream/sinks/search"
 )
 
 // Processors are the goka processors by the name `shopstream process`
 // takes.
-var Processors = map[string]func(*processors.Runtime) *goka.GroupGraph{
-	"catalog":   func(rt *processors.Runtime) *goka.GroupGraph { return catalog.Graph(catalog.Group, rt) },
-	"inventory": func(rt *processors.Runtime) *goka.GroupGraph { return inventory.Graph(inventory.Group, rt) },
-	"listing":   func(rt *processors.Runtime) *goka.GroupGraph { return listing.Graph(listing.Group, rt) },
+var Processors = map[string]func(*processors.Runtime, config.Config) *goka.GroupGraph{
+	"catalog": func(rt *processors.Runtime, _ config.Config) *goka.GroupGraph {
+		return catalog.Graph(catalog.Group, rt)
+	},
+	"inventory": func(rt *processors.Runtime, _ config.Config) *goka.GroupGraph {
+		return inventory.Graph(inventory.Group, rt)
+	},
+	"listing": func(rt *processors.Runtime, _ config.Config) *goka.GroupGraph {
+		return listing.Graph(listing.Group, rt)
+	},
+	"cart": func(rt *processors.Runtime, cfg config.Config) *goka.GroupGraph {
+		return cart.Rules{MaxPerLine: cfg.Orders.MaxQuantityPerLine}.Graph(cart.Group, rt)
+	},
+	"order": func(rt *processors.Runtime, _ config.Config) *goka.GroupGraph { return order.Graph(order.Group, rt) },
+	"notification": func(rt *processors.Runtime, _ config.Config) *goka.GroupGraph {
+		return notification.Graph(notification.Group, rt)
+	},
 }
 
 // ProcessorNames lists Processors, sorted.
@@ -41,7 +61,7 @@ func (a *App) RunProcessor(name string) error {
 	if !ok {
 		return fmt.Errorf("app: no processor %q (have %v)", name, ProcessorNames())
 	}
-	p, err := a.Runtime.NewProcessor(graph(a.Runtime))
+	p, err := a.Runtime.NewProcessor(graph(a.Runtime, a.Config))
 	if err != nil {
 		return err
 	}
@@ -64,31 +84,70 @@ func (a *App) RunSearchSink() error {
 	return nil
 }
 
-// ServeAPI mounts the REST edge: supplier ingestion, items and search. It
-// reads the catalog and inventory tables through goka views, which count
-// towards readiness until they have caught up.
+// ServeAPI mounts the REST edge: supplier ingestion, items, search, carts,
+// notifications, and checkout with the order-taking service (its outbox
+// relay, the consumer of stock, payment and shipment events, and the
+// expiry sweeper). It reads the processors' tables through goka views,
+// which count towards readiness until they have caught up.
 func (a *App) ServeAPI() error {
-	if a.Stores.Search == nil {
-		return fmt.Errorf("app: the API needs the search store")
+	if a.Stores.Search == nil || a.Stores.Orders == nil {
+		return fmt.Errorf("app: the API needs the search and orders stores")
 	}
-	cv, err := a.Runtime.NewView(catalog.Table, catalog.Codec{})
-	if err != nil {
-		return err
+	var views tableViews
+	for _, v := range []struct {
+		view  **goka.View
+		table goka.Table
+		codec goka.Codec
+	}{
+		{&views.catalog, catalog.Table, catalog.Codec{}},
+		{&views.inventory, inventory.Table, inventory.Codec{}},
+		{&views.cart, cart.Table, cart.Codec{}},
+		{&views.notification, notification.Table, notification.Codec{}},
+	} {
+		view, err := a.Runtime.NewView(v.table, v.codec)
+		if err != nil {
+			return err
+		}
+		*v.view = view
+		a.Go("view "+string(v.table), view.Run)
 	}
-	iv, err := a.Runtime.NewView(inventory.Table, inventory.Codec{})
-	if err != nil {
-		return err
-	}
-	a.Go("view "+string(catalog.Table), cv.Run)
-	a.Go("view "+string(inventory.Table), iv.Run)
-	views := tableViews{catalog: cv, inventory: iv}
+	cfg := a.Config.Orders
 	ingest.NewHandler(a.Producer, views, a.Log).Mount(a.Mux)
 	api.New(a.Producer, views, a.Stores.Search, api.Logger(a.Log)).Mount(a.Mux)
+	api.NewCarts(a.Producer, views, views, api.CartLogger(a.Log), api.CartMaxPerLine(cfg.MaxQuantityPerLine)).Mount(a.Mux)
+	api.NewNotifications(views.notification, api.NotificationsLogger(a.Log)).Mount(a.Mux)
+
+	svc := ordertaking.NewService(a.Stores.Orders, views, views,
+		ordertaking.Limits{MaxLines: cfg.MaxLines, MaxQuantity: cfg.MaxQuantityPerLine, TTL: cfg.TTL})
+	api.NewOrders(svc, a.Log).Mount(a.Mux)
+	relay := ordertaking.NewRelay(a.Stores.Orders, a.Producer, ordertaking.RelayWake(svc.Wake()),
+		ordertaking.RelayLogger(a.Log), ordertaking.RelayLag(a.Metrics.OutboxPending, a.Metrics.OutboxOldest))
+	a.Go("outbox relay", relay.Run)
+	in, err := ordertaking.NewInbound(svc, a.kafkaOpts, ordertaking.InboundGroup, a.Producer, a.Log, eventlog.CountIn(a.Metrics.RecordsIn))
+	if err != nil {
+		return err
+	}
+	a.Go("order-taking inbound", in.Run)
+	a.Go("expiry sweeper", func(ctx context.Context) error { return svc.Sweep(ctx, cfg.SweepInterval, a.Log) })
 	return nil
 }
 
 // tableViews reads the processors' tables for the API.
-type tableViews struct{ catalog, inventory *goka.View }
+type tableViews struct{ catalog, inventory, cart, notification *goka.View }
+
+func (v tableViews) Cart(userID string) (cart.Cart, bool, error) {
+	return get[cart.Cart](v.cart, userID)
+}
+
+// CartLines is what checkout takes from a cart.
+func (v tableViews) CartLines(userID string) ([]ordertaking.LineRequest, error) {
+	c, _, err := v.Cart(userID)
+	lines := make([]ordertaking.LineRequest, len(c.Lines))
+	for i, l := range c.Lines {
+		lines[i] = ordertaking.LineRequest{ItemID: l.ItemID, Quantity: l.Quantity}
+	}
+	return lines, err
+}
 
 func (v tableViews) Item(id string) (catalog.Item, bool, error) {
 	return get[catalog.Item](v.catalog, id)
@@ -151,6 +210,37 @@ func get[T any](v *goka.View, key string) (T, bool, error) {
 	return t, true, nil
 }
 
+// RunPayment runs the payment role: the simulated gateway charges each
+// created order and refunds refunded ones (payments.*).
+func (a *App) RunPayment() error {
+	c := a.Config.Payments
+	gw, err := payment.NewGateway(payment.Rates(c.SuccessRate, c.FailureRate, c.NoAnswerRate),
+		payment.Latency(c.Latency), payment.Seed(c.Seed))
+	if err != nil {
+		return err
+	}
+	role, err := payment.NewRole(gw, a.kafkaOpts, payment.Name, a.Producer, payment.Logger(a.Log),
+		payment.ConsumerOptions(eventlog.CountIn(a.Metrics.RecordsIn)))
+	if err != nil {
+		return err
+	}
+	a.Go("payment", role.Run)
+	return nil
+}
+
+// RunShipping runs the shipping role: placed orders ship, then arrive,
+// after the delays of shipping.*.
+func (a *App) RunShipping() error {
+	c := a.Config.Shipping
+	role, err := shipping.NewRole(a.kafkaOpts, shipping.Name, a.Producer, shipping.ShipAfter(c.ShipAfter),
+		shipping.DeliverAfter(c.DeliverAfter), shipping.Logger(a.Log), shipping.ConsumerOptions(eventlog.CountIn(a.Metrics.RecordsIn)))
+	if err != nil {
+		return err
+	}
+	a.Go("shipping", role.Run)
+	return nil
+}
+
 // AllInOne adds every role to the process.
 func (a *App) AllInOne() error {
 	for _, name := range ProcessorNames() {
@@ -158,8 +248,10 @@ func (a *App) AllInOne() error {
 			return err
 		}
 	}
-	if err := a.RunSearchSink(); err != nil {
-		return err
+	for _, run := range []func() error{a.RunSearchSink, a.RunPayment, a.RunShipping} {
+		if err := run(); err != nil {
+			return err
+		}
 	}
 	return a.ServeAPI()
 }

@@ -31,7 +31,10 @@ func commands() []*command {
 		allInOneCommand(),
 		apiCommand(),
 		ingestCommand(),
+		paymentCommand(),
 		processCommand(),
+		reconcileCommand(),
+		shippingCommand(),
 		sinkCommand(),
 		{name: "topics", summary: "create or describe the topic catalog on the brokers", children: []*command{
 			topicsCreateCommand(),

@@ -47,17 +47,19 @@ func serve(ctx context.Context, c *command, args []string, stdout, stderr io.Wri
 func apiCommand() *command {
 	c := &command{
 		name:    "api",
-		summary: "run the REST edge: supplier ingestion, items, search",
+		summary: "run the REST edge: ingestion, items, search, carts, checkout and orders",
 		usage: `shopstream api [--config FILE] [--<key> VALUE ...]
 
-Serves the REST API on http.addr: POST /v1/suppliers/{id}/items,
-PUT|GET /v1/suppliers/{id}/inventory, GET /v1/items/{id}, POST /v1/items,
-PUT /v1/items/{id}, GET /v1/search, GET /v1/search/suggest and
-POST /v1/search/clicks. It reads the catalog and inventory tables through goka
-views and queries the search store. Scale it out behind a load balancer.`,
+Serves the REST API on http.addr: supplier ingestion, items and search,
+carts and wishlists, notifications, checkout (POST /v1/orders) and the order
+routes. It is also the order-taking service: it takes orders in the
+order-taking database (stores.orders), relays its outbox to Kafka, applies
+stock, payment and shipment events to it, and expires unpaid orders. It
+reads the processors' tables through goka views and queries the search
+store. Scale it out behind a load balancer.`,
 	}
 	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.SearchStore}, (*app.App).ServeAPI)
+		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.OrdersStore, app.SearchStore}, (*app.App).ServeAPI)
 	}
 	return c
 }
@@ -107,6 +109,42 @@ replay, a duplicate or a reordering never regresses a document.`,
 	}
 	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.SearchStore}, (*app.App).RunSearchSink)
+	}
+	return c
+}
+
+func paymentCommand() *command {
+	c := &command{
+		name:    "payment",
+		summary: "run the payment role: a simulated gateway charges created orders",
+		usage: `shopstream payment [--config FILE] [--<key> VALUE ...]
+
+Consumes order.events: charges each created order through a simulated
+gateway whose success, failure and no-answer rates and latency are
+payments.*, and publishes payment.succeeded or payment.failed (nothing on no
+answer: the order expires); refunds refunded orders (payment.refunded). The
+outcome is a function of payments.seed and the order id, so a redelivered
+order is charged the same way, under the same event id.`,
+	}
+	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return serve(ctx, c, args, stdout, stderr, nil, (*app.App).RunPayment)
+	}
+	return c
+}
+
+func shippingCommand() *command {
+	c := &command{
+		name:    "shipping",
+		summary: "run the shipping role: placed orders ship, then arrive",
+		usage: `shopstream shipping [--config FILE] [--<key> VALUE ...]
+
+Consumes order.events and shipment.events: each placed order ships
+shipping.ship_after after its placement (shipment.shipped) and arrives
+shipping.deliver_after later (shipment.delivered). Delays count from the
+event times, so a restart does not reset them.`,
+	}
+	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return serve(ctx, c, args, stdout, stderr, nil, (*app.App).RunShipping)
 	}
 	return c
 }

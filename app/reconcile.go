@@ -1,0 +1,175 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/api/orderdb"
+	"github.com/shopstream/shopstream/config"
+	"github.com/shopstream/shopstream/eventlog"
+	"github.com/shopstream/shopstream/processors"
+	"github.com/shopstream/shopstream/processors/inventory"
+	"github.com/shopstream/shopstream/processors/order"
+	"github.com/shopstream/shopstream/reconcile"
+)
+
+// Reconcile compares the order-taking database with the inventory and
+// order tables (package reconcile). Right after a burst of writes the
+// stream side lags behind the database, so it compares again every 200ms
+// until the two agree or wait has passed, and returns the last
+// differences. only, when not nil, keeps the differences that matter to
+// the caller: a test sharing a Kafka cluster with others judges its own.
+// rt keeps its views apart from any other: not the runtime of a process
+// with views of these tables.
+func Reconcile(ctx context.Context, store orderdb.Store, rt *processors.Runtime, wait time.Duration, only func(reconcile.Difference) bool) ([]reconcile.Difference, error) {
+	iv, err := rt.NewView(inventory.Table, inventory.Codec{})
+	if err != nil {
+		return nil, err
+	}
+	ov, err := rt.NewView(order.Table, order.Codec{})
+	if err != nil {
+		return nil, err
+	}
+	vctx, stop := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(vctx)
+	g.Go(func() error { return iv.Run(gctx) })
+	g.Go(func() error { return ov.Run(gctx) })
+	defer func() {
+		stop()
+		g.Wait()
+	}()
+
+	deadline := time.Now().Add(wait)
+	for {
+		var diffs []reconcile.Difference
+		caughtUp := iv.Recovered() && ov.Recovered()
+		if caughtUp {
+			db, err := dbSide(ctx, store)
+			if err != nil {
+				return nil, err
+			}
+			stream, err := streamSide(iv, ov)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range reconcile.Compare(db, stream) {
+				if only == nil || only(d) {
+					diffs = append(diffs, d)
+				}
+			}
+			if len(diffs) == 0 {
+				return nil, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if !caughtUp {
+				return nil, fmt.Errorf("app: reconcile: the inventory and order tables did not catch up within %v", wait)
+			}
+			return diffs, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-gctx.Done():
+			return nil, fmt.Errorf("app: reconcile: a view stopped: %w", g.Wait())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func dbSide(ctx context.Context, store orderdb.Store) (reconcile.DB, error) {
+	db := reconcile.DB{Stock: map[string]reconcile.Stock{}, Orders: map[string]reconcile.Order{}}
+	err := store.EachStock(ctx, func(s orderdb.StockRow) error {
+		db.Stock[s.ItemID] = reconcile.Stock{OnHand: s.OnHand, Committed: s.Committed}
+		return nil
+	})
+	if err != nil {
+		return db, fmt.Errorf("app: reconcile: read the database's stock: %w", err)
+	}
+	err = store.EachOrder(ctx, func(o orderdb.Order) error {
+		units := map[string]int64{}
+		for _, l := range o.Lines {
+			units[l.ItemID] += l.Quantity
+		}
+		db.Orders[o.OrderID] = reconcile.Order{OrderID: o.OrderID, UserID: o.UserID, Status: o.Status, Units: units}
+		return nil
+	})
+	if err != nil {
+		return db, fmt.Errorf("app: reconcile: read the database's orders: %w", err)
+	}
+	return db, nil
+}
+
+func streamSide(iv, ov *goka.View) (reconcile.Stream, error) {
+	s := reconcile.Stream{OnHand: map[string]int64{}, Orders: map[string]reconcile.Order{}}
+	err := each(iv, func(st inventory.Stock) { s.OnHand[st.ItemID] = st.OnHand })
+	if err != nil {
+		return s, err
+	}
+	err = each(ov, func(o order.Order) {
+		units := map[string]int64{}
+		for _, l := range o.Lines {
+			units[l.ItemID] += l.Quantity
+		}
+		s.Orders[o.OrderID] = reconcile.Order{OrderID: o.OrderID, UserID: o.UserID, Status: o.Status, Units: units}
+	})
+	return s, err
+}
+
+// each visits every value of a view.
+func each[T any](v *goka.View, fn func(T)) error {
+	it, err := v.Iterator()
+	if err != nil {
+		return fmt.Errorf("app: iterate %s: %w", v.Topic(), err)
+	}
+	defer it.Release()
+	for it.Next() {
+		val, err := it.Value()
+		if err != nil {
+			return fmt.Errorf("app: read %s at %q: %w", v.Topic(), it.Key(), err)
+		}
+		if t, ok := val.(T); ok {
+			fn(t)
+		}
+	}
+	return nil
+}
+
+// ReconcileDeployment runs Reconcile against the deployment cfg describes
+// from outside it: the brokers (an all-in-one's embedded broker on
+// kafka.embedded.port), the order-taking database, and views kept in a
+// temporary directory.
+func ReconcileDeployment(ctx context.Context, cfg config.Config, log *slog.Logger, wait time.Duration) ([]reconcile.Difference, error) {
+	brokers := cfg.Kafka.Brokers
+	if cfg.Kafka.Embedded.Enabled {
+		brokers = []string{fmt.Sprintf("127.0.0.1:%d", cfg.Kafka.Embedded.Port)}
+	}
+	cl, err := kgo.NewClient(eventlog.ClientOpts(brokers, cfg.Kafka.ClientID+"-reconcile", cfg.Kafka.DialTimeout, log)...)
+	if err != nil {
+		return nil, fmt.Errorf("app: reconcile: kafka client: %w", err)
+	}
+	err = eventlog.Ping(ctx, cl, brokers, cfg.Kafka.DialTimeout)
+	cl.Close()
+	if err != nil {
+		return nil, err
+	}
+	store, err := orderdb.Open(ctx, cfg.Stores.Orders, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	dir, err := os.MkdirTemp("", "shopstream-reconcile-")
+	if err != nil {
+		return nil, fmt.Errorf("app: reconcile: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	rt := processors.NewRuntime(brokers, dir, cfg.Kafka.DialTimeout, processors.Logger(log))
+	return Reconcile(ctx, store, rt, wait, nil)
+}
