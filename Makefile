@@ -37,13 +37,14 @@ test-unit: ## unit tests and integration tests on the embedded engines
 
 # Starts the real servers (installing what is missing), runs every store
 # contract suite's real subtests, then every suite that takes a Kafka
-# (eventlog, processors, the search sink, all-in-one) on the real
-# servers, and stops the servers again whatever the outcome.
+# (eventlog, processors, the REST edge and order-taking, payment,
+# shipping, the search sink, all-in-one) on the real servers, and stops
+# the servers again whatever the outcome.
 test-real: ## the same suites against real servers on loopback
 	@set -e; trap 'deploy/local/down $(REAL_SERVERS)' EXIT; \
 	deploy/local/up $(REAL_SERVERS); \
 	$(REAL_ENV) $(GO) test -count=1 -run '$(REAL_SUBTESTS)' ./...; \
-	$(REAL_ENV) $(GO) test -count=1 -skip 'TestContract' ./eventlog/... ./processors/... ./sinks/search/... ./app/...
+	$(REAL_ENV) $(GO) test -count=1 -skip 'TestContract' ./eventlog/... ./processors/... ./api/... ./payment/... ./shipping/... ./sinks/search/... ./app/...
 
 bench: ## the benchmarks behind docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./eventlog/ ./cmd/shopstream/
