@@ -101,12 +101,7 @@ type rig struct {
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	k := pt.StartKafka(t)
-	kopts := eventlog.ClientOpts(k.Brokers, "shipping-test", 5*time.Second, nil)
-	p, err := eventlog.NewProducer(kopts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close(context.Background()) })
+	kopts, p := k.Producer(t, "shipping-test")
 	return &rig{k: k, kopts: kopts, p: p, out: k.Tail(t, topics.ShipmentEvents)}
 }
 

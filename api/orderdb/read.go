@@ -227,8 +227,7 @@ const pageSize = 500
 // reads, so fn may use the store (SQLite has one connection). It is not a
 // snapshot: a row changed meanwhile shows as it was when its page was read.
 func (s *sqlStore) EachStock(ctx context.Context, fn func(StockRow) error) error {
-	after := ""
-	for {
+	return eachPage(func(after string) ([]StockRow, error) {
 		var page []StockRow
 		err := each(ctx, s.DB(), "SELECT item_id, on_hand, committed, version FROM stock WHERE item_id > ? ORDER BY item_id LIMIT ?",
 			[]any{after, pageSize}, func(rows *sql.Rows) error {
@@ -238,25 +237,16 @@ func (s *sqlStore) EachStock(ctx context.Context, fn func(StockRow) error) error
 				return err
 			})
 		if err != nil {
-			return fmt.Errorf("orderdb: read stock after %q: %w", after, err)
+			return nil, fmt.Errorf("orderdb: read stock after %q: %w", after, err)
 		}
-		for _, r := range page {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if len(page) < pageSize {
-			return nil
-		}
-		after = page[len(page)-1].ItemID
-	}
+		return page, nil
+	}, func(r StockRow) string { return r.ItemID }, fn)
 }
 
 // EachOrder visits every order with its lines, without its timeline, in
 // order id order, a page at a time as EachStock does.
 func (s *sqlStore) EachOrder(ctx context.Context, fn func(Order) error) error {
-	after := ""
-	for {
+	return eachPage(func(after string) ([]Order, error) {
 		var page []Order
 		err := s.read(ctx, func(q querier) error {
 			os, err := queryOrders(ctx, q, "SELECT "+orderColumns+" FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ?", after, pageSize)
@@ -271,16 +261,29 @@ func (s *sqlStore) EachOrder(ctx context.Context, fn func(Order) error) error {
 			return fillOrders(ctx, q, byID, false)
 		})
 		if err != nil {
-			return fmt.Errorf("orderdb: read orders after %q: %w", after, err)
+			return nil, fmt.Errorf("orderdb: read orders after %q: %w", after, err)
 		}
-		for _, o := range page {
-			if err := fn(o); err != nil {
+		return page, nil
+	}, func(o Order) string { return o.OrderID }, fn)
+}
+
+// eachPage reads pages of at most pageSize rows in key order, each after
+// the last key of the one before, and calls fn on every row between reads.
+func eachPage[T any](read func(after string) ([]T, error), key func(T) string, fn func(T) error) error {
+	after := ""
+	for {
+		page, err := read(after)
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
 				return err
 			}
 		}
 		if len(page) < pageSize {
 			return nil
 		}
-		after = page[len(page)-1].OrderID
+		after = key(page[len(page)-1])
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/broker"
+	"github.com/shopstream/shopstream/eventlog"
 	"github.com/shopstream/shopstream/internal/testkafka"
 	"github.com/shopstream/shopstream/processors"
 	"github.com/shopstream/shopstream/topics"
@@ -137,6 +138,20 @@ func (k *Kafka) client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 		t.Fatal(err)
 	}
 	return cl
+}
+
+// Producer returns client options for the cluster and an eventlog
+// producer built from them, closed when the test ends: what a role under
+// test takes.
+func (k *Kafka) Producer(t testing.TB, clientID string) ([]kgo.Opt, *eventlog.Producer) {
+	t.Helper()
+	kopts := eventlog.ClientOpts(k.Brokers, clientID, 5*time.Second, nil)
+	p, err := eventlog.NewProducer(kopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return kopts, p
 }
 
 // Produce writes records and waits for their acknowledgement. Keys decide
