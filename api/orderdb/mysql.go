@@ -120,30 +120,64 @@ func openMySQL(ctx context.Context, dsn string, o options) (*sqlStore, error) {
 // mysqlMigrationLock takes a named lock for this database, so two
 // processes starting together migrate one after the other.
 func mysqlMigrationLock(ctx context.Context, db *sql.DB) (func(), error) {
+	l, err := mysqlLock(ctx, db, "orderdb", migrationLockWait)
+	if errors.Is(err, ErrLeaseTaken) {
+		return nil, errors.New("another process held the migration lock for " + migrationLockWait.String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take the migration lock: %w", err)
+	}
+	return l.Release, nil
+}
+
+// mysqlLease is a named lock (GET_LOCK) held by one pooled session.
+type mysqlLease struct {
+	conn *sql.Conn
+	name string // an SQL expression: lock names are server-wide
+}
+
+// mysqlLock takes the lock shopstream.<purpose>:<database>, waiting up to
+// wait; ErrLeaseTaken when another session holds it all that time.
+func mysqlLock(ctx context.Context, db *sql.DB, purpose string, wait time.Duration) (*mysqlLease, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	// Lock names are server-wide and at most 64 characters.
-	const name = "LEFT(CONCAT('shopstream.orderdb:', DATABASE()), 64)"
+	l := &mysqlLease{conn: conn, name: "LEFT(CONCAT('shopstream." + purpose + ":', DATABASE()), 64)"}
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+name+", ?)", int(migrationLockWait.Seconds())).Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+l.name+", ?)", int(wait.Seconds())).Scan(&got); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("take the migration lock: %w", err)
+		return nil, err
 	}
 	if got.Int64 != 1 {
 		conn.Close()
-		return nil, errors.New("another process held the migration lock for " + migrationLockWait.String())
+		return nil, ErrLeaseTaken
 	}
-	return func() {
-		// The lock belongs to this session, which goes back to the pool:
-		// release it explicitly, bounded in case the server is gone.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, err := conn.ExecContext(ctx, "DO RELEASE_LOCK("+name+")"); err != nil {
-			// Drop the session rather than pool it with the lock held.
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-		conn.Close()
-	}, nil
+	return l, nil
+}
+
+// Held fails once the session holding the lock is gone (the server
+// released the lock with it).
+func (l *mysqlLease) Held(ctx context.Context) error {
+	var mine sql.NullBool
+	if err := l.conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK("+l.name+") = CONNECTION_ID()").Scan(&mine); err != nil {
+		return fmt.Errorf("orderdb: check the lease: %w", err)
+	}
+	if !mine.Bool {
+		return errors.New("orderdb: the lease was lost")
+	}
+	return nil
+}
+
+// Release gives the lock back and returns the session to the pool.
+func (l *mysqlLease) Release() {
+	// Bounded in case the server is gone.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := l.conn.ExecContext(ctx, "DO RELEASE_LOCK("+l.name+")"); err != nil {
+		// Drop the session rather than pool it with the lock held.
+		l.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	l.conn.Close()
 }

@@ -79,6 +79,8 @@ type Store interface {
 	// OutboxBacklog is how many records wait and when the oldest was
 	// written (zero when none), for the relay-lag metric.
 	OutboxBacklog(ctx context.Context) (n int64, oldest time.Time, err error)
+	// RelayLease makes one relay of many the publisher (see Lease).
+	RelayLease(ctx context.Context, wait time.Duration) (Lease, error)
 }
 
 // DefaultTimeout bounds connecting, the first ping and every health check.

@@ -2,6 +2,7 @@ package ordertaking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -17,7 +18,8 @@ import (
 // once, in the order the records were written (so in order per order), and
 // crash-safe. A record leaves the outbox only after Kafka acknowledged it;
 // a crash between the two publishes it again under the same event id,
-// which every consumer dedupes.
+// which every consumer dedupes. Of several edge instances on one
+// database, one relays at a time (orderdb.Store.RelayLease).
 type Relay struct {
 	store    orderdb.Store
 	producer *eventlog.Producer
@@ -62,15 +64,46 @@ func NewRelay(store orderdb.Store, producer *eventlog.Producer, opts ...RelayOpt
 	return r
 }
 
-// Run relays until ctx ends. A failed publish or mark is retried with
-// backoff; it returns nil when ctx ended it.
+// Run relays until ctx ends; it returns nil when ctx ended it. Only the
+// holder of the database's relay lease publishes: other instances stand
+// by and take over when it goes. A failed publish or mark is retried with
+// backoff.
 func (r *Relay) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		lease, err := r.store.RelayLease(ctx, 0)
+		switch {
+		case errors.Is(err, orderdb.ErrLeaseTaken):
+			sleep(ctx, standby)
+		case err != nil:
+			if ctx.Err() == nil {
+				r.log.Warn("outbox relay cannot take its lease; retrying", "err", err)
+				sleep(ctx, standby)
+			}
+		default:
+			r.lead(ctx, lease)
+			lease.Release()
+		}
+	}
+	return nil
+}
+
+// standby is how often a relay without the lease tries to take it.
+const standby = time.Second
+
+// lead publishes while the lease holds.
+func (r *Relay) lead(ctx context.Context, lease orderdb.Lease) {
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
+		if err := lease.Held(ctx); err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("outbox relay lost its lease", "err", err)
+			}
+			return
+		}
 		n, err := r.Once(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return
 			}
 			r.log.Warn("outbox relay failed; retrying", "err", err, "backoff", backoff)
 			sleep(ctx, backoff)
@@ -86,7 +119,6 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
 }
 
 // Once publishes one batch and returns how many records it published.
