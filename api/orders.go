@@ -143,15 +143,18 @@ func (o *Orders) orderError(err error, id string) error {
 	return o.unavailable(err)
 }
 
-// unavailable turns a timeout or a closing store into a 503 the client
-// may retry, and a request the store refused into a 400; *rest.Error and
-// other errors pass through (the latter become a logged 500).
+// unavailable maps what the service and the store say to the client: a
+// *rest.Error as it is, a request the store refused as a 400, and any
+// other failure (a timeout, a closing store, a database that is down) as
+// a logged 503 the client may retry with the same Idempotency-Key.
 func (o *Orders) unavailable(err error) error {
+	var re *rest.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, orderdb.ErrClosed):
-		return rest.Errorf(http.StatusServiceUnavailable, rest.CodeUnavailable, "the order-taking database did not answer in time; retry with the same Idempotency-Key")
+	case errors.As(err, &re):
+		return re
 	case errors.Is(err, orderdb.ErrInvalid):
 		return rest.Errorf(http.StatusBadRequest, rest.CodeInvalidParameter, "%v", err)
 	}
-	return err
+	o.log.Error("order-taking database failed", "err", err)
+	return rest.Errorf(http.StatusServiceUnavailable, rest.CodeUnavailable, "the order-taking database is not answering; retry with the same Idempotency-Key")
 }

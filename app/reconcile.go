@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -46,41 +47,52 @@ func Reconcile(ctx context.Context, store orderdb.Store, rt *processors.Runtime,
 		g.Wait()
 	}()
 
+	// The views first catch up with their tables (bounded apart from
+	// wait, so --wait 0 still compares once); then the sides have wait to
+	// agree.
+	recovery := time.Now().Add(max(wait, time.Minute))
+	for !iv.Recovered() || !ov.Recovered() {
+		if time.Now().After(recovery) {
+			return nil, fmt.Errorf("app: reconcile: the inventory and order tables did not catch up within %v", max(wait, time.Minute))
+		}
+		if err := pause(ctx, gctx, g); err != nil {
+			return nil, err
+		}
+	}
 	deadline := time.Now().Add(wait)
 	for {
+		db, err := dbSide(ctx, store)
+		if err != nil {
+			return nil, err
+		}
+		stream, err := streamSide(iv, ov)
+		if err != nil {
+			return nil, err
+		}
 		var diffs []reconcile.Difference
-		caughtUp := iv.Recovered() && ov.Recovered()
-		if caughtUp {
-			db, err := dbSide(ctx, store)
-			if err != nil {
-				return nil, err
-			}
-			stream, err := streamSide(iv, ov)
-			if err != nil {
-				return nil, err
-			}
-			for _, d := range reconcile.Compare(db, stream) {
-				if only == nil || only(d) {
-					diffs = append(diffs, d)
-				}
-			}
-			if len(diffs) == 0 {
-				return nil, nil
+		for _, d := range reconcile.Compare(db, stream) {
+			if only == nil || only(d) {
+				diffs = append(diffs, d)
 			}
 		}
-		if time.Now().After(deadline) {
-			if !caughtUp {
-				return nil, fmt.Errorf("app: reconcile: the inventory and order tables did not catch up within %v", wait)
-			}
+		if len(diffs) == 0 || time.Now().After(deadline) {
 			return diffs, nil
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-gctx.Done():
-			return nil, fmt.Errorf("app: reconcile: a view stopped: %w", g.Wait())
-		case <-time.After(200 * time.Millisecond):
+		if err := pause(ctx, gctx, g); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// pause waits 200ms, or fails when ctx ends or a view stopped.
+func pause(ctx, views context.Context, g *errgroup.Group) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-views.Done():
+		return fmt.Errorf("app: reconcile: a view stopped: %w", g.Wait())
+	case <-time.After(200 * time.Millisecond):
+		return nil
 	}
 }
 
@@ -160,11 +172,24 @@ func ReconcileDeployment(ctx context.Context, cfg config.Config, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	if o := cfg.Stores.Orders; o.Driver == "sqlite" {
+		// Opening would create an empty database where none was.
+		path := o.DSN
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "orders.db")
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("app: reconcile: no order-taking database at %s (data_dir %s): %w", path, cfg.DataDir, err)
+		}
+	}
 	store, err := orderdb.Open(ctx, cfg.Stores.Orders, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
+	if v, err := store.SchemaVersion(ctx); err != nil || v == 0 {
+		return nil, fmt.Errorf("app: reconcile: the order-taking database (stores.orders, data_dir %s) holds no shopstream schema (%v): is this the deployment's configuration?", cfg.DataDir, err)
+	}
 	dir, err := os.MkdirTemp("", "shopstream-reconcile-")
 	if err != nil {
 		return nil, fmt.Errorf("app: reconcile: %w", err)
