@@ -72,7 +72,7 @@ type running struct {
 
 // start starts an App on cfg with every store, lets setup add roles, and
 // runs it until the test ends.
-func start(t *testing.T, cfg config.Config, setup ...func(*app.App) error) *running {
+func start(t testing.TB, cfg config.Config, setup ...func(*app.App) error) *running {
 	t.Helper()
 	a, err := app.Start(context.Background(), cfg, quiet(), app.AllStores...)
 	if err != nil {
