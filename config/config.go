@@ -15,15 +15,21 @@ import "time"
 type Config struct {
 	// DataDir holds everything an embedded engine or a processor keeps on
 	// disk: the embedded Kafka log, goka tables, SQLite and Bleve files.
-	DataDir  string   `yaml:"data_dir" doc:"directory for embedded Kafka data, processor tables and embedded stores"`
-	Log      Log      `yaml:"log"`
-	HTTP     HTTP     `yaml:"http"`
-	Kafka    Kafka    `yaml:"kafka"`
-	Topics   Topics   `yaml:"topics"`
-	Stores   Stores   `yaml:"stores"`
-	Orders   Orders   `yaml:"orders"`
-	Payments Payments `yaml:"payments"`
-	Shipping Shipping `yaml:"shipping"`
+	DataDir    string     `yaml:"data_dir" doc:"directory for embedded Kafka data, processor tables and embedded stores"`
+	Log        Log        `yaml:"log"`
+	HTTP       HTTP       `yaml:"http"`
+	Kafka      Kafka      `yaml:"kafka"`
+	Topics     Topics     `yaml:"topics"`
+	Stores     Stores     `yaml:"stores"`
+	Orders     Orders     `yaml:"orders"`
+	Payments   Payments   `yaml:"payments"`
+	Shipping   Shipping   `yaml:"shipping"`
+	Membership Membership `yaml:"membership"`
+}
+
+// Membership configures Prime membership.
+type Membership struct {
+	TrialDays int `yaml:"trial_days" doc:"length of a Prime trial in days; a member still in at its end has converted"`
 }
 
 // Orders configures checkout and the order-taking edge.
@@ -147,8 +153,9 @@ func Default() Config {
 			Search:    SearchStore{Driver: "bleve", Index: "items"},
 			Analytics: AnalyticsStore{Driver: "sqlite", Database: "shopstream", Username: "default"},
 		},
-		Orders:   Orders{TTL: 5 * time.Minute, SweepInterval: time.Second, MaxLines: 50, MaxQuantityPerLine: 10},
-		Payments: Payments{SuccessRate: 0.9, FailureRate: 0.08, NoAnswerRate: 0.02, Latency: 200 * time.Millisecond, Seed: 1},
-		Shipping: Shipping{ShipAfter: 30 * time.Second, DeliverAfter: time.Minute},
+		Orders:     Orders{TTL: 5 * time.Minute, SweepInterval: time.Second, MaxLines: 50, MaxQuantityPerLine: 10},
+		Payments:   Payments{SuccessRate: 0.9, FailureRate: 0.08, NoAnswerRate: 0.02, Latency: 200 * time.Millisecond, Seed: 1},
+		Shipping:   Shipping{ShipAfter: 30 * time.Second, DeliverAfter: time.Minute},
+		Membership: Membership{TrialDays: 30},
 	}
 }

@@ -84,6 +84,9 @@ func TestBadValuesNameKeyAndReason(t *testing.T) {
 		{"payments:\n  success_rate: 0.5\n", "config key payments.success_rate: success_rate + failure_rate + no_answer_rate is 0.6; they must sum to 1"},
 		{"payments:\n  failure_rate: -0.1\n  success_rate: 1.02\n", "config key payments.failure_rate: -0.1 is not between 0 and 1"},
 		{"orders:\n  ttl: 0s\n", "config key orders.ttl: 0s must be greater than zero"},
+		{"membership:\n  trial_days: 0\n", "config key membership.trial_days: 0 is not between 1 and 365"},
+		{"membership:\n  trial_days: 366\n", "config key membership.trial_days: 366 is not between 1 and 365"},
+		{"membership:\n  trial_days: 2w\n", "config key membership.trial_days (FILE line 2): \"2w\" is not an integer"},
 	}
 	for _, c := range cases {
 		p := writeFile(t, c.yaml)

@@ -140,6 +140,9 @@ func (c Config) validate() []error {
 	if c.Shipping.DeliverAfter < 0 {
 		bad("shipping.deliver_after", "%v must not be negative", c.Shipping.DeliverAfter)
 	}
+	if d := c.Membership.TrialDays; d < 1 || d > 365 {
+		bad("membership.trial_days", "%d is not between 1 and 365", d)
+	}
 	return errs
 }
 

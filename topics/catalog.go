@@ -56,6 +56,10 @@ const (
 	MembershipEvents = "membership.events"
 	SearchQueries    = "search.queries"
 	Notifications    = "notifications"
+
+	// MembershipCommands carries the requests the membership processor
+	// decides on; MembershipEvents what it decided.
+	MembershipCommands = "membership.commands"
 )
 
 // Settings size the catalog for one deployment.
@@ -127,6 +131,9 @@ func Catalog(s Settings) []Topic {
 		keyed(ShipmentEvents, Delete, "order_id",
 			"Shipping progress. Written by the shipping role.",
 			TypeShipmentShipped, TypeShipmentDelivered),
+		keyed(MembershipCommands, Delete, "user_id",
+			"Prime membership commands: start a trial, convert, cancel. Written by the REST edge, and by the order-taking outbox relay for a trial started at checkout (prime_trial).",
+			TypeMembershipTrialRequested, TypeMembershipConvertRequested, TypeMembershipCancelRequested),
 		keyed(MembershipEvents, Delete, "user_id",
 			"Prime membership changes. Written by the membership processor.",
 			TypeMembershipTrialStarted, TypeMembershipConverted, TypeMembershipCanceled),

@@ -34,6 +34,12 @@ const (
 	TypeMembershipCanceled      = "membership.canceled"
 	TypeSearchQueried           = "search.queried"
 	TypeNotificationSent        = "notification.sent"
+
+	// Membership commands: what the REST edge and checkout ask the
+	// membership processor to do.
+	TypeMembershipTrialRequested   = "membership.trial_requested"
+	TypeMembershipConvertRequested = "membership.convert_requested"
+	TypeMembershipCancelRequested  = "membership.cancel_requested"
 )
 
 // SupplierItemUpserted is a supplier's full description of one item.
@@ -189,7 +195,19 @@ type MembershipTrialStarted struct {
 	TrialPeriodDays int       `json:"trial_period_days"`
 }
 
-// MembershipChanged is a conversion to full member or a cancellation.
+// MembershipTrialRequested asks for a Prime trial: from the REST edge
+// without a purchase (spend 0), or from checkout with prime_trial, where
+// the spend is the order's total and the order is named.
+type MembershipTrialRequested struct {
+	UserID     string `json:"user_id"`
+	SpendCents int64  `json:"spend_cents"`
+	Currency   string `json:"currency"`
+	OrderID    string `json:"order_id,omitempty"`
+}
+
+// MembershipChanged is a conversion to full member or a cancellation, or
+// a request for one (membership.convert_requested and
+// membership.cancel_requested carry it too).
 type MembershipChanged struct {
 	UserID string `json:"user_id"`
 	Reason string `json:"reason,omitempty"`

@@ -53,7 +53,9 @@ func init() {
 	register[Payment](1, TypePaymentSucceeded, TypePaymentFailed, TypePaymentRefunded)
 	register[Shipment](1, TypeShipmentShipped, TypeShipmentDelivered)
 	register[MembershipTrialStarted](1, TypeMembershipTrialStarted)
-	register[MembershipChanged](1, TypeMembershipConverted, TypeMembershipCanceled)
+	register[MembershipChanged](1, TypeMembershipConverted, TypeMembershipCanceled,
+		TypeMembershipConvertRequested, TypeMembershipCancelRequested)
+	register[MembershipTrialRequested](1, TypeMembershipTrialRequested)
 	register[SearchQueried](1, TypeSearchQueried)
 	register[NotificationSent](1, TypeNotificationSent)
 }

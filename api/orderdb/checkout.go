@@ -112,6 +112,16 @@ func newCheckoutCall(ctx context.Context, req CheckoutRequest) (*checkoutCall, e
 		}
 		c.outbox = append(c.outbox, cleared)
 	}
+	if req.PrimeTrial {
+		// The trial starts with the order or not at all: its command
+		// commits with it, the order's total as the spend at signup.
+		trial, err := newOutboxRow(topics.MembershipCommands, topics.TypeMembershipTrialRequested, o.UserID,
+			topics.MembershipTrialRequested{UserID: o.UserID, SpendCents: o.TotalCents, Currency: o.Currency, OrderID: o.OrderID}, at)
+		if err != nil {
+			return nil, fmt.Errorf("orderdb: checkout for user %s: %w", req.UserID, err)
+		}
+		c.outbox = append(c.outbox, trial)
+	}
 	return c, nil
 }
 

@@ -74,8 +74,8 @@ func ordersContract(t *testing.T, fresh freshDB) {
 		}
 
 		recs := pending(t, s)
-		if len(recs) != 2 {
-			t.Fatalf("%d outbox records, want order.created and cart.cleared", len(recs))
+		if len(recs) != 3 {
+			t.Fatalf("%d outbox records, want order.created, cart.cleared and the trial's membership.trial_requested", len(recs))
 		}
 		created := decode(t, recs[0])
 		wantCreated := topics.OrderCreated{OrderID: o.OrderID, UserID: "user-1", TotalCents: 1600, Currency: "USD", ExpiresAt: o.ExpiresAt, PrimeTrial: true,
@@ -99,11 +99,53 @@ func ordersContract(t *testing.T, fresh freshDB) {
 		if got := res.Order.ExpiresAt.Sub(res.Order.CreatedAt); got != DefaultTTL {
 			t.Errorf("expires %s after creation, want %s", got, DefaultTTL)
 		}
-		if recs := pending(t, s); len(recs) != 3 || decode(t, recs[2]).Type != topics.TypeOrderCreated {
+		if recs := pending(t, s); len(recs) != 4 || decode(t, recs[3]).Type != topics.TypeOrderCreated {
 			t.Errorf("outbox after a checkout not from the cart: %d records", len(recs))
 		}
 		if got := stockOf(t, s, "item-a"); got.Committed != 4 {
 			t.Errorf("item-a committed %d, want 4", got.Committed)
+		}
+	})
+
+	t.Run("prime-trial-writes-the-membership-command", func(t *testing.T) {
+		s := openMigrated(t, fresh(t))
+		setStock(t, s, "item-a", 10)
+		req := buy("user-1", Line{"item-a", 3, 4000})
+		req.PrimeTrial, req.IdempotencyKey, req.RequestHash = true, "key-1", "hash-1"
+		res, err := s.Checkout(ctx(t), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := res.Order
+		recs := pending(t, s)
+		if len(recs) != 2 || decode(t, recs[0]).Type != topics.TypeOrderCreated {
+			t.Fatalf("%d outbox records, want order.created then membership.trial_requested", len(recs))
+		}
+		trial := decode(t, recs[1])
+		want := topics.MembershipTrialRequested{UserID: "user-1", SpendCents: 12000, Currency: "USD", OrderID: o.OrderID}
+		if recs[1].Topic != topics.MembershipCommands || recs[1].Key != "user-1" || trial.Type != topics.TypeMembershipTrialRequested ||
+			trial.Data != want || !trial.OccurredAt.Equal(o.CreatedAt) {
+			t.Fatalf("trial record on %s key %s decodes to %+v; want %+v at %s", recs[1].Topic, recs[1].Key, trial, want, o.CreatedAt)
+		}
+		drain(t, s)
+
+		// A replay starts nothing again; a refused checkout starts no trial;
+		// an order without the flag writes no membership command.
+		if again, err := s.Checkout(ctx(t), req); err != nil || !again.Replayed {
+			t.Fatalf("replay: %+v, %v", again, err)
+		}
+		short := buy("user-2", Line{"item-a", 11, 100})
+		short.PrimeTrial = true
+		var insufficient *InsufficientStockError
+		if _, err := s.Checkout(ctx(t), short); !errors.As(err, &insufficient) {
+			t.Fatalf("checkout beyond the stock: %v", err)
+		}
+		if recs := pending(t, s); len(recs) != 0 {
+			t.Fatalf("a replay or a refused checkout wrote %d outbox records", len(recs))
+		}
+		checkout(t, s, "user-2", Line{"item-a", 1, 100})
+		if recs := pending(t, s); len(recs) != 1 || recs[0].Topic != topics.OrderEvents {
+			t.Fatalf("an order without prime_trial wrote %d outbox records", len(recs))
 		}
 	})
 
@@ -191,6 +233,16 @@ func ordersContract(t *testing.T, fresh freshDB) {
 		other.RequestHash = "hash-2"
 		if _, err := s.Checkout(ctx(t), other); !errors.Is(err, ErrIdempotencyConflict) {
 			t.Fatalf("same key, other body: got %v, want ErrIdempotencyConflict", err)
+		}
+		// Replay answers the same before any checkout is built.
+		if o, found, err := s.Replay(ctx(t), "user-1", "key-1", "hash-1"); err != nil || !found || o.OrderID != first.Order.OrderID {
+			t.Fatalf("Replay: %+v, %v, %v", o, found, err)
+		}
+		if _, _, err := s.Replay(ctx(t), "user-1", "key-1", "hash-2"); !errors.Is(err, ErrIdempotencyConflict) {
+			t.Fatalf("Replay with another hash: %v", err)
+		}
+		if _, found, err := s.Replay(ctx(t), "user-1", "key-new", "hash-1"); err != nil || found {
+			t.Fatalf("Replay of a new key: %v, %v", found, err)
 		}
 		// Keys are per user.
 		otherUser := req
