@@ -399,7 +399,8 @@ func TestOrdersEndToEnd(t *testing.T) {
 		if code, out := call(t, "POST", f.base+"/v1/users/"+user+"/cart", map[string]any{"item_id": hot, "quantity": 2}); code != http.StatusOK {
 			t.Fatalf("add to cart: %d %v", code, out)
 		}
-		code, out := call(t, "POST", f.base+"/v1/orders", map[string]any{"user_id": user})
+		key := []string{"Idempotency-Key", f.id("cart-key")}
+		code, out := call(t, "POST", f.base+"/v1/orders", map[string]any{"user_id": user}, key...)
 		if code != http.StatusCreated || out["lines"].([]any)[0].(map[string]any)["quantity"].(float64) != 2 {
 			t.Fatalf("cart checkout: %d %v", code, out)
 		}
@@ -408,6 +409,10 @@ func TestOrdersEndToEnd(t *testing.T) {
 			lines, _ := c["lines"].([]any)
 			return len(lines) == 0
 		})
+		// The retry finds the cart empty, and still gets its order.
+		if code, again := call(t, "POST", f.base+"/v1/orders", map[string]any{"user_id": user}, key...); code != http.StatusCreated || again["order_id"] != out["order_id"] {
+			t.Fatalf("retried cart checkout: %d %v, want order %v", code, again, out["order_id"])
+		}
 		if code, out := call(t, "POST", f.base+"/v1/orders", map[string]any{"user_id": user}); code != http.StatusUnprocessableEntity {
 			t.Fatalf("empty cart checkout: %d %v", code, out)
 		}

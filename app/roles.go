@@ -18,6 +18,7 @@ import (
 	"github.com/shopstream/shopstream/processors/catalog"
 	"github.com/shopstream/shopstream/processors/inventory"
 	"github.com/shopstream/shopstream/processors/listing"
+	"github.com/shopstream/shopstream/processors/membership"
 	"github.com/shopstream/shopstream/processors/notification"
 	"github.com/shopstream/shopstream/processors/order"
 	"github.com/shopstream/shopstream/shipping"
@@ -38,6 +39,9 @@ var Processors = map[string]func(*processors.Runtime, config.Config) *goka.Group
 	},
 	"cart": func(rt *processors.Runtime, cfg config.Config) *goka.GroupGraph {
 		return cart.Rules{MaxPerLine: cfg.Orders.MaxQuantityPerLine}.Graph(cart.Group, rt)
+	},
+	"membership": func(rt *processors.Runtime, cfg config.Config) *goka.GroupGraph {
+		return membership.Rules{TrialDays: cfg.Membership.TrialDays}.Graph(membership.Group, rt)
 	},
 	"order": func(rt *processors.Runtime, _ config.Config) *goka.GroupGraph { return order.Graph(order.Group, rt) },
 	"notification": func(rt *processors.Runtime, _ config.Config) *goka.GroupGraph {
@@ -103,6 +107,7 @@ func (a *App) ServeAPI() error {
 		{&views.inventory, inventory.Table, inventory.Codec{}},
 		{&views.cart, cart.Table, cart.Codec{}},
 		{&views.notification, notification.Table, notification.Codec{}},
+		{&views.membership, membership.Table, membership.Codec{}},
 	} {
 		view, err := a.Runtime.NewView(v.table, v.codec)
 		if err != nil {
@@ -116,9 +121,10 @@ func (a *App) ServeAPI() error {
 	api.New(a.Producer, views, a.Stores.Search, api.Logger(a.Log)).Mount(a.Mux)
 	api.NewCarts(a.Producer, views, views, api.CartLogger(a.Log), api.CartMaxPerLine(cfg.MaxQuantityPerLine)).Mount(a.Mux)
 	api.NewNotifications(views.notification, api.NotificationsLogger(a.Log)).Mount(a.Mux)
+	api.NewMemberships(a.Producer, views, api.MembershipLogger(a.Log)).Mount(a.Mux)
 
 	svc := ordertaking.NewService(a.Stores.Orders, views, views,
-		ordertaking.Limits{MaxLines: cfg.MaxLines, MaxQuantity: cfg.MaxQuantityPerLine, TTL: cfg.TTL})
+		ordertaking.Limits{MaxLines: cfg.MaxLines, MaxQuantity: cfg.MaxQuantityPerLine, TTL: cfg.TTL}, ordertaking.TrialCheck(views))
 	api.NewOrders(svc, a.Log).Mount(a.Mux)
 	relay := ordertaking.NewRelay(a.Stores.Orders, a.Producer, ordertaking.RelayWake(svc.Wake()),
 		ordertaking.RelayLogger(a.Log), ordertaking.RelayLag(a.Metrics.OutboxPending, a.Metrics.OutboxOldest))
@@ -133,7 +139,11 @@ func (a *App) ServeAPI() error {
 }
 
 // tableViews reads the processors' tables for the API.
-type tableViews struct{ catalog, inventory, cart, notification *goka.View }
+type tableViews struct{ catalog, inventory, cart, notification, membership *goka.View }
+
+func (v tableViews) Membership(userID string) (membership.Membership, bool, error) {
+	return get[membership.Membership](v.membership, userID)
+}
 
 func (v tableViews) Cart(userID string) (cart.Cart, bool, error) {
 	return get[cart.Cart](v.cart, userID)

@@ -45,6 +45,9 @@ type Store interface {
 	// and reserves nothing; a reused idempotency key with another body is
 	// ErrIdempotencyConflict.
 	Checkout(ctx context.Context, req CheckoutRequest) (CheckoutResult, error)
+	// Replay returns the order an idempotency key already created (found
+	// false for a new key; ErrIdempotencyConflict for another request).
+	Replay(ctx context.Context, userID, key, requestHash string) (order Order, found bool, err error)
 	// ApplyStock sets an item's on-hand from the inventory processor,
 	// exactly once per event id; false means the event was seen before.
 	ApplyStock(ctx context.Context, c StockChange) (bool, error)

@@ -22,6 +22,7 @@ import (
 	"github.com/shopstream/shopstream/api/rest"
 	"github.com/shopstream/shopstream/ingest"
 	"github.com/shopstream/shopstream/processors/catalog"
+	"github.com/shopstream/shopstream/processors/membership"
 )
 
 // Error codes of the order routes.
@@ -37,6 +38,9 @@ const (
 	CodeInvalidIdempotency  = "invalid_idempotency_key"
 	CodeOrderNotFound       = "order_not_found"
 	CodeNotCancelable       = "order_not_cancelable"
+	// CodeMembershipConflict: a prime_trial checkout by a user who already
+	// had a trial (the membership routes answer it for illegal transitions).
+	CodeMembershipConflict = "membership_conflict"
 )
 
 // Items reads the catalog (the catalog processor's view).
@@ -47,6 +51,12 @@ type Items interface {
 // Carts reads a user's cart lines (the cart processor's view).
 type Carts interface {
 	CartLines(userID string) ([]LineRequest, error)
+}
+
+// Memberships reads a user's Prime membership (the membership processor's
+// view).
+type Memberships interface {
+	Membership(userID string) (membership.Membership, bool, error)
 }
 
 // LineRequest is one line as the shopper asks for it: prices come from the
@@ -73,17 +83,32 @@ type Limits struct {
 
 // Service takes orders.
 type Service struct {
-	store  orderdb.Store
-	items  Items
-	carts  Carts
-	limits Limits
-	wake   chan struct{}
+	store       orderdb.Store
+	items       Items
+	carts       Carts
+	memberships Memberships
+	limits      Limits
+	wake        chan struct{}
+}
+
+// ServiceOption configures a Service.
+type ServiceOption func(*Service)
+
+// TrialCheck makes a prime_trial checkout by a user whom memberships show
+// with a trial already (running, converted or canceled) a 409 instead of
+// an order whose trial the membership processor would refuse.
+func TrialCheck(memberships Memberships) ServiceOption {
+	return func(s *Service) { s.memberships = memberships }
 }
 
 // NewService takes orders into store, pricing them from items; carts
 // serves checkouts without explicit lines.
-func NewService(store orderdb.Store, items Items, carts Carts, limits Limits) *Service {
-	return &Service{store: store, items: items, carts: carts, limits: limits, wake: make(chan struct{}, 1)}
+func NewService(store orderdb.Store, items Items, carts Carts, limits Limits, opts ...ServiceOption) *Service {
+	s := &Service{store: store, items: items, carts: carts, limits: limits, wake: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Store is the order-taking database the service writes.
@@ -113,6 +138,22 @@ func (s *Service) Checkout(ctx context.Context, req Request) (orderdb.CheckoutRe
 	// The hash is of what the client sent, before the cart is read: a
 	// retry of "check out my cart" is the same request.
 	hash := requestHash(req)
+	if req.IdempotencyKey != "" {
+		// A retry gets its order back before anything is checked again:
+		// its first try emptied the cart and started the trial.
+		order, found, err := s.store.Replay(ctx, req.UserID, req.IdempotencyKey, hash)
+		switch {
+		case errors.Is(err, orderdb.ErrIdempotencyConflict):
+			return orderdb.CheckoutResult{}, idempotencyConflict(req.IdempotencyKey)
+		case err != nil:
+			return orderdb.CheckoutResult{}, err
+		case found:
+			return orderdb.CheckoutResult{Order: order, Replayed: true}, nil
+		}
+	}
+	if err := s.checkTrial(req); err != nil {
+		return orderdb.CheckoutResult{}, err
+	}
 	lines := req.Lines
 	if fromCart {
 		var err error
@@ -134,7 +175,7 @@ func (s *Service) Checkout(ctx context.Context, req Request) (orderdb.CheckoutRe
 		return res, rest.Errorf(http.StatusConflict, CodeInsufficientStock, "not enough stock for %d line(s); nothing was reserved", len(short.Short)).
 			WithDetails(map[string]any{"short": short.Short})
 	case errors.Is(err, orderdb.ErrIdempotencyConflict):
-		return res, rest.Errorf(http.StatusUnprocessableEntity, CodeIdempotencyConflict, "Idempotency-Key %q was used for another request", req.IdempotencyKey)
+		return res, idempotencyConflict(req.IdempotencyKey)
 	case err != nil:
 		return res, err
 	}
@@ -142,6 +183,32 @@ func (s *Service) Checkout(ctx context.Context, req Request) (orderdb.CheckoutRe
 		s.kick()
 	}
 	return res, nil
+}
+
+// checkTrial refuses a prime_trial checkout by a user who already had a
+// trial. Two such checkouts racing both pass; the membership processor
+// then refuses the second trial (its order stands, without a trial).
+func (s *Service) checkTrial(req Request) error {
+	if !req.PrimeTrial || s.memberships == nil {
+		return nil
+	}
+	m, _, err := s.memberships.Membership(req.UserID)
+	if err != nil {
+		return rest.Errorf(http.StatusServiceUnavailable, rest.CodeUnavailable, "memberships are not readable yet: %v", err)
+	}
+	status := m.StatusAt(time.Now())
+	if status.State == membership.None {
+		return nil
+	}
+	// The details name the trial's order: a client retrying a checkout
+	// that did go through finds its order there.
+	status.UserID = req.UserID
+	return rest.Errorf(http.StatusConflict, CodeMembershipConflict, "user %s already had a Prime trial (the membership is %s): check out without prime_trial", req.UserID, status.State).
+		WithDetails(status)
+}
+
+func idempotencyConflict(key string) error {
+	return rest.Errorf(http.StatusUnprocessableEntity, CodeIdempotencyConflict, "Idempotency-Key %q was used for another request", key)
 }
 
 // price merges lines of the same item, checks them against the limits and
