@@ -381,10 +381,10 @@ func TestOrdersEndToEnd(t *testing.T) {
 		if code != http.StatusConflict || len(short) != 1 || short[0].(map[string]any)["available"].(float64) != 2 {
 			t.Fatalf("over stock: %d %v", code, out)
 		}
-		if code, out := f.checkout(user, map[string]int64{f.id("nope"): 1}); code != http.StatusUnprocessableEntity || out["error"].(map[string]any)["code"] != "unknown_item" {
+		if code, out := f.checkout(user, map[string]int64{f.id("nope"): 1}); code != http.StatusUnprocessableEntity || out["error"].(map[string]any)["code"] != "item_not_found" {
 			t.Fatalf("unknown item: %d %v", code, out)
 		}
-		if code, out := f.checkout(user, map[string]int64{tv: 0}); code != http.StatusBadRequest {
+		if code, out := f.checkout(user, map[string]int64{tv: 0}); code != http.StatusBadRequest || out["error"].(map[string]any)["code"] != "invalid_quantity" {
 			t.Fatalf("quantity 0: %d %v", code, out)
 		}
 		if got := f.sellable(hot); got != 2 {

@@ -27,11 +27,13 @@ import (
 
 // Error codes of the order routes.
 const (
-	CodeEmptyOrder          = "empty_order"
-	CodeInvalidLine         = "invalid_line"
-	CodeTooManyLines        = "too_many_lines"
-	CodeQuantityOverCap     = "quantity_over_cap"
-	CodeUnknownItem         = "unknown_item"
+	CodeEmptyOrder      = "empty_order"
+	CodeInvalidLine     = "invalid_line"
+	CodeInvalidQuantity = "invalid_quantity"
+	CodeTooManyLines    = "too_many_lines"
+	CodeQuantityOverCap = "quantity_over_cap"
+	// CodeUnknownItem is the cart's code for the same refusal.
+	CodeUnknownItem         = "item_not_found"
 	CodeMixedCurrency       = "mixed_currency"
 	CodeInsufficientStock   = "insufficient_stock"
 	CodeIdempotencyConflict = "idempotency_key_reused"
@@ -228,7 +230,7 @@ func (s *Service) price(lines []LineRequest, fromCart bool) ([]orderdb.Line, str
 			return nil, "", rest.Errorf(http.StatusBadRequest, CodeInvalidLine, "lines[%d].item_id %q is not an id", i, l.ItemID)
 		}
 		if l.Quantity <= 0 {
-			return nil, "", rest.Errorf(http.StatusBadRequest, CodeInvalidLine, "lines[%d].quantity must be at least 1, got %d", i, l.Quantity)
+			return nil, "", rest.Errorf(http.StatusBadRequest, CodeInvalidQuantity, "lines[%d].quantity must be at least 1, got %d", i, l.Quantity)
 		}
 		if _, ok := qty[l.ItemID]; !ok {
 			order = append(order, l.ItemID)
