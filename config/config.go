@@ -153,7 +153,7 @@ func Default() Config {
 			Search:    SearchStore{Driver: "bleve", Index: "items"},
 			Analytics: AnalyticsStore{Driver: "sqlite", Database: "shopstream", Username: "default"},
 		},
-		Orders:     Orders{TTL: 5 * time.Minute, SweepInterval: time.Second, MaxLines: 50, MaxQuantityPerLine: 10},
+		Orders:     Orders{TTL: 5 * time.Minute, SweepInterval: time.Second, MaxLines: 100, MaxQuantityPerLine: 10},
 		Payments:   Payments{SuccessRate: 0.9, FailureRate: 0.08, NoAnswerRate: 0.02, Latency: 200 * time.Millisecond, Seed: 1},
 		Shipping:   Shipping{ShipAfter: 30 * time.Second, DeliverAfter: time.Minute},
 		Membership: Membership{TrialDays: 30},
