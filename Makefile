@@ -16,7 +16,7 @@ REAL_ENV     ?= SHOPSTREAM_TEST_KAFKA=127.0.0.1:19092 \
 # Contract suites name their real-server subtests real-<server>.
 REAL_SUBTESTS := TestContract/real-
 
-.PHONY: all-in-one build test check test-unit test-real bench fuzz clean
+.PHONY: all-in-one build test check chromium test-unit test-real bench fuzz clean
 
 all-in-one: ## run every role in one process on embedded engines
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/shopstream all-in-one $(ARGS)
@@ -32,7 +32,10 @@ check: ## gofmt, go vet and staticcheck must be clean
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
-test-unit: ## unit tests and integration tests on the embedded engines
+chromium: ## Debian's chromium, for the dashboard's browser test
+	deploy/local/chromium
+
+test-unit: chromium ## unit tests and integration tests on the embedded engines
 	$(GO) test -count=1 -skip '$(REAL_SUBTESTS)' ./...
 
 # Starts the real servers (installing what is missing), runs every store
