@@ -25,6 +25,16 @@ type Config struct {
 	Payments   Payments   `yaml:"payments"`
 	Shipping   Shipping   `yaml:"shipping"`
 	Membership Membership `yaml:"membership"`
+	// HistoryMigration moves finished orders to stores.history.
+	HistoryMigration HistoryMigration `yaml:"history_migration"`
+}
+
+// HistoryMigration configures the move of finished orders (delivered,
+// canceled, refunded) from the order-taking database to the history store.
+type HistoryMigration struct {
+	After     time.Duration `yaml:"after" doc:"age, since both its payment deadline and its last change, at which a finished order moves to the history store; more than payments.latency"`
+	BatchSize int           `yaml:"batch_size" doc:"orders moved per batch (write to history, then delete)"`
+	Interval  time.Duration `yaml:"interval" doc:"pause between two migration passes; a pass moves batches until none is left"`
 }
 
 // Membership configures Prime membership.
@@ -157,5 +167,7 @@ func Default() Config {
 		Payments:   Payments{SuccessRate: 0.9, FailureRate: 0.08, NoAnswerRate: 0.02, Latency: 200 * time.Millisecond, Seed: 1},
 		Shipping:   Shipping{ShipAfter: 30 * time.Second, DeliverAfter: time.Minute},
 		Membership: Membership{TrialDays: 30},
+		// Far beyond the payment latency: a late payment finds the order.
+		HistoryMigration: HistoryMigration{After: 30 * 24 * time.Hour, BatchSize: 500, Interval: time.Minute},
 	}
 }

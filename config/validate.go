@@ -143,6 +143,14 @@ func (c Config) validate() []error {
 	if d := c.Membership.TrialDays; d < 1 || d > 365 {
 		bad("membership.trial_days", "%d is not between 1 and 365", d)
 	}
+	h := c.HistoryMigration
+	if h.After <= p.Latency {
+		bad("history_migration.after", "%v must exceed payments.latency (%v): a late payment can still refund a canceled order, and must find it in the order-taking database", h.After, p.Latency)
+	}
+	if h.BatchSize < 1 || h.BatchSize > 10000 {
+		bad("history_migration.batch_size", "%d is not between 1 and 10000", h.BatchSize)
+	}
+	positive("history_migration.interval", h.Interval > 0, h.Interval)
 	return errs
 }
 

@@ -132,6 +132,7 @@ func contract(t *testing.T, fresh freshDB) {
 	})
 
 	ordersContract(t, fresh)
+	migrateContract(t, fresh)
 }
 
 // realMySQL takes the server from SHOPSTREAM_TEST_MYSQL (a DSN). Each

@@ -75,6 +75,19 @@ type Store interface {
 	EachStock(ctx context.Context, fn func(StockRow) error) error
 	EachOrder(ctx context.Context, fn func(Order) error) error
 
+	// FinalOrders, DeleteOrders and FinalBacklog move finished orders to
+	// the history store (sinks/history), which writes them there first and
+	// deletes them here second. FinalOrders returns up to limit final
+	// orders (lifecycle.Final) whose expires_at and updated_at are both not
+	// after olderThan, whole, oldest expires_at first. DeleteOrders removes
+	// each given order with its lines and timeline while it is still final
+	// and at the given Version, and says how many it removed; it never
+	// touches stock. FinalBacklog counts what FinalOrders would return
+	// without a limit.
+	FinalOrders(ctx context.Context, olderThan time.Time, limit int) ([]Order, error)
+	DeleteOrders(ctx context.Context, orders []Order) (int, error)
+	FinalBacklog(ctx context.Context, olderThan time.Time) (int64, error)
+
 	// PendingOutbox returns up to limit unpublished records in the order
 	// they were written; MarkPublished removes them once Kafka has them.
 	PendingOutbox(ctx context.Context, limit int) ([]OutboxRecord, error)

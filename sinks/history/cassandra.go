@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/shopstream/shopstream/api/orderdb"
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/internal/schema"
 )
@@ -118,16 +120,37 @@ func (c *cassandra) migrations() []schema.Migration {
 					PRIMARY KEY ((user_id), created_at, order_id))
 				WITH CLUSTERING ORDER BY (created_at DESC, order_id DESC)`)
 		},
+	}, {
+		// A page of a user's orders is then one partition read, with no
+		// read per order in orders_by_id. No build wrote orders under v1.
+		Version: 2,
+		Name:    "whole orders in orders_by_user",
+		Apply: func(ctx context.Context) error {
+			// ADD has no IF NOT EXISTS before Cassandra 4.1: look first, as
+			// a crash can leave the column added and the step unrecorded.
+			var name string
+			err := c.session.Query(`SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?`,
+				c.keyspace, "orders_by_user", "body").WithContext(ctx).Scan(&name)
+			switch {
+			case err == nil:
+				return nil
+			case !errors.Is(err, gocql.ErrNotFound):
+				return fmt.Errorf("history: %s: look up orders_by_user.body: %w", c, err)
+			}
+			return c.ddl(ctx, `ALTER TABLE `+c.ks+`.orders_by_user ADD body blob`)
+		},
 	}}
 }
 
 // Migrate creates the keyspace and its schema_migrations table when
 // missing, then applies what is missing.
-func (c *cassandra) Migrate(ctx context.Context) error {
+func (c *cassandra) Migrate(ctx context.Context) error { return c.migrateTo(ctx, len(c.migrations())) }
+
+func (c *cassandra) migrateTo(ctx context.Context, version int) error {
 	if err := c.bootstrap(ctx); err != nil {
 		return err
 	}
-	return schema.Migrate(ctx, c.String(), c, c.migrations())
+	return schema.Migrate(ctx, c.String(), c, c.migrations()[:version])
 }
 
 func (c *cassandra) bootstrap(ctx context.Context) error {
@@ -223,6 +246,153 @@ func (c *cassandra) Health(ctx context.Context) error {
 // Close ends the session; a second Close is a no-op.
 func (c *cassandra) Close() error {
 	c.session.Close()
+	return nil
+}
+
+// putConcurrency bounds the writes one Put has in flight.
+const putConcurrency = 32
+
+// batchBytes bounds the order bodies in one unlogged batch, below
+// Cassandra's batch_size_warn_threshold (5 KiB by default; 50 KiB fails).
+const batchBytes = 4 << 10
+
+// Put writes each order to orders_by_id and, in unlogged batches that each
+// stay in one user's partition, to orders_by_user. Every row is written
+// USING TIMESTAMP the order's updated_at, so Cassandra's last-write-wins
+// keeps the newest copy whatever order the writes land in, and writing the
+// same copy again changes nothing. The statements are prepared once by
+// the driver and reused.
+func (c *cassandra) Put(ctx context.Context, orders []orderdb.Order) error {
+	if err := checkOrders(orders); err != nil {
+		return err
+	}
+	type row struct {
+		o    *orderdb.Order
+		body []byte
+	}
+	rows := make([]row, len(orders))
+	byUser := map[string][]row{}
+	var users []string
+	for i := range orders {
+		body, err := encode(orders[i])
+		if err != nil {
+			return err
+		}
+		r := row{&orders[i], body}
+		rows[i] = r
+		if _, ok := byUser[r.o.UserID]; !ok {
+			users = append(users, r.o.UserID)
+		}
+		byUser[r.o.UserID] = append(byUser[r.o.UserID], r)
+	}
+	byID := `INSERT INTO ` + c.ks + `.orders_by_id (order_id, user_id, created_at, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`
+	byUserRow := `INSERT INTO ` + c.ks + `.orders_by_user (user_id, created_at, order_id, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`
+	userArgs := func(r row) []any {
+		o := r.o
+		return []any{o.UserID, o.CreatedAt, o.OrderID, string(o.Status), o.TotalCents, o.Currency, r.body, o.UpdatedAt.UnixMicro()}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(putConcurrency)
+	for _, r := range rows {
+		o := r.o
+		g.Go(func() error {
+			return c.session.Query(byID, o.OrderID, o.UserID, o.CreatedAt, string(o.Status), o.TotalCents, o.Currency, r.body, o.UpdatedAt.UnixMicro()).
+				WithContext(gctx).Idempotent(true).Exec()
+		})
+	}
+	for _, u := range users {
+		for len(byUser[u]) > 0 {
+			part := byUser[u]
+			n, size := 0, 0
+			for n < len(part) && (n == 0 || size+len(part[n].body) <= batchBytes) {
+				size += len(part[n].body)
+				n++
+			}
+			part, byUser[u] = part[:n], part[n:]
+			g.Go(func() error {
+				if len(part) == 1 {
+					return c.session.Query(byUserRow, userArgs(part[0])...).WithContext(gctx).Idempotent(true).Exec()
+				}
+				b := c.session.NewBatch(gocql.UnloggedBatch).WithContext(gctx)
+				for _, r := range part {
+					b.Query(byUserRow, userArgs(r)...)
+				}
+				return c.session.ExecuteBatch(b)
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("history: %s: put %d orders: %w", c, len(orders), err)
+	}
+	return nil
+}
+
+func (c *cassandra) Order(ctx context.Context, orderID string) (orderdb.Order, error) {
+	var body []byte
+	err := c.session.Query(`SELECT body FROM `+c.ks+`.orders_by_id WHERE order_id = ?`, orderID).WithContext(ctx).Scan(&body)
+	switch {
+	case errors.Is(err, gocql.ErrNotFound):
+		return orderdb.Order{}, fmt.Errorf("history: order %s: %w", orderID, ErrNotFound)
+	case err != nil:
+		return orderdb.Order{}, fmt.Errorf("history: %s: read order %s: %w", c, orderID, err)
+	}
+	return decode("orders_by_id row "+orderID, body)
+}
+
+// UserOrders reads one slice of the user's partition in clustering order,
+// one row more than the page to know whether another follows.
+func (c *cassandra) UserOrders(ctx context.Context, userID string, before Cursor, limit int) ([]orderdb.Order, Cursor, error) {
+	limit, err := checkPage(userID, limit)
+	if err != nil {
+		return nil, Cursor{}, err
+	}
+	stmt := `SELECT order_id, body FROM ` + c.ks + `.orders_by_user WHERE user_id = ?`
+	args := []any{userID}
+	if !before.IsZero() {
+		stmt += ` AND (created_at, order_id) < (?, ?)`
+		args = append(args, before.CreatedAt, before.OrderID)
+	}
+	args = append(args, limit+1)
+	it := c.session.Query(stmt+` LIMIT ?`, args...).WithContext(ctx).PageSize(limit + 1).Iter()
+	var page []orderdb.Order
+	var id string
+	var body []byte
+	for it.Scan(&id, &body) {
+		o, err := decode("orders_by_user row "+userID+"/"+id, body)
+		if err != nil {
+			it.Close()
+			return nil, Cursor{}, err
+		}
+		page = append(page, o)
+	}
+	if err := it.Close(); err != nil {
+		return nil, Cursor{}, fmt.Errorf("history: %s: orders of user %s: %w", c, userID, err)
+	}
+	return cut(page, limit)
+}
+
+// eachPage is how many orders_by_id rows EachOrder reads a time.
+const eachPage = 500
+
+// EachOrder scans orders_by_id, a driver page at a time.
+func (c *cassandra) EachOrder(ctx context.Context, fn func(orderdb.Order) error) error {
+	it := c.session.Query(`SELECT order_id, body FROM ` + c.ks + `.orders_by_id`).WithContext(ctx).PageSize(eachPage).Iter()
+	var id string
+	var body []byte
+	for it.Scan(&id, &body) {
+		o, err := decode("orders_by_id row "+id, body)
+		if err == nil {
+			err = fn(o)
+		}
+		if err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("history: %s: scan orders_by_id: %w", c, err)
+	}
 	return nil
 }
 

@@ -3,49 +3,38 @@ package history
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
-	"github.com/syndtr/goleveldb/leveldb"
-	"github.com/syndtr/goleveldb/leveldb/util"
-
+	"github.com/shopstream/shopstream/api/orderdb"
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/internal/realserver"
 	"github.com/shopstream/shopstream/internal/schema/schematest"
+	"github.com/shopstream/shopstream/lifecycle"
 )
 
-// order is what the suite writes through each adapter's v1 layout, in the
-// shape the later history writes will have.
-type order struct {
-	OrderID    string
-	UserID     string
-	CreatedAt  time.Time
-	Status     string
-	TotalCents int64
-	Currency   string
-	Body       []byte
-}
-
-// backend is one adapter under the contract suite, with the raw reads and
-// writes that prove its v1 layout serves the history reads.
+// backend is one adapter under the contract suite.
 type backend struct {
 	// fresh returns the config and data dir of a namespace no test used,
 	// removed when t ends.
-	fresh  func(t *testing.T) (config.HistoryStore, string)
-	put    func(t *testing.T, a adapter, o order)
-	get    func(t *testing.T, a adapter, orderID string) order
-	byUser func(t *testing.T, a adapter, userID string) []string
+	fresh func(t testing.TB) (config.HistoryStore, string)
+	// db returns a fresh order-taking database of the kind deployed with
+	// this store (SQLite with the embedded one, MySQL with Cassandra), for
+	// the migration; it skips without its server.
+	db func(t testing.TB) (config.OrdersStore, string)
 }
 
+// TestContract runs the same suite on both adapters. Real-server subtests
+// are named real-<server>: make runs them apart with -run/-skip '/real-'.
 func TestContract(t *testing.T) {
 	t.Run("embedded-leveldb", func(t *testing.T) { runContract(t, levelDBBackend()) })
 	t.Run("real-cassandra", func(t *testing.T) {
@@ -60,59 +49,292 @@ func runContract(t *testing.T, b backend) {
 		schematest.Lifecycle(t, a, a.recorder(), len(a.migrations()))
 	})
 
-	cfg, dir := b.fresh(t)
-	created := time.Date(2025, 3, 10, 9, 30, 0, 0, time.UTC)
-	orders := []order{
-		{"o1", "u1", created, "delivered", 12999, "USD", []byte(`{"lines":1}`)},
-		{"o2", "u1", created.Add(time.Hour), "canceled", 500, "USD", []byte(`{"lines":2}`)},
-		// Same time as o2: the order id breaks the tie, descending.
-		{"o3", "u1", created.Add(time.Hour), "delivered", 0, "EUR", nil},
-		{"o4", "u2", created.Add(2 * time.Hour), "delivered", 100, "USD", []byte{}},
-	}
-	check := func(t *testing.T, a adapter) {
-		t.Helper()
+	t.Run("put-and-read-whole-orders", func(t *testing.T) {
+		a := migrated(t, b)
+		orders := []orderdb.Order{
+			testOrder("o1", "u1", at(0), lifecycle.Delivered),
+			testOrder("o2", "u1", at(1), lifecycle.Canceled),
+			testOrder("o3", "u2", at(2), lifecycle.Refunded),
+		}
+		orders[1].Lines, orders[1].TotalCents = orders[1].Lines[:1], 500
+		orders[2].PrimeTrial, orders[2].PaymentID, orders[2].Currency = true, "pay-3", "EUR"
+		put(t, a, orders...)
 		for _, want := range orders {
-			if got := b.get(t, a, want.OrderID); !equalOrders(got, want) {
-				t.Errorf("order %s: got %+v, want %+v", want.OrderID, got, want)
+			if got := get(t, a, want.OrderID); !reflect.DeepEqual(got, want) {
+				t.Errorf("order %s read back\n%+v\nwant\n%+v", want.OrderID, got, want)
 			}
 		}
-		if got := b.byUser(t, a, "u1"); !slices.Equal(got, []string{"o3", "o2", "o1"}) {
-			t.Errorf("orders of u1, newest first: got %v, want [o3 o2 o1]", got)
+		if got, _ := page(t, a, "u1", Cursor{}, 10); !reflect.DeepEqual(got, []orderdb.Order{orders[1], orders[0]}) {
+			t.Errorf("orders of u1 read back\n%+v\nwant o2, o1 whole", got)
 		}
-	}
+		if err := a.Put(ctx(t), nil); err != nil {
+			t.Errorf("put nothing: %v", err)
+		}
+	})
 
-	t.Run("v1-serves-orders-by-id-and-by-user", func(t *testing.T) {
+	t.Run("not-found", func(t *testing.T) {
+		a := migrated(t, b)
+		put(t, a, testOrder("o1", "u1", at(0), lifecycle.Delivered))
+		if _, err := a.Order(ctx(t), "o2"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "o2") {
+			t.Errorf("unknown order: %v, want ErrNotFound naming it", err)
+		}
+		if got, next := page(t, a, "u2", Cursor{}, 10); len(got) != 0 || !next.IsZero() {
+			t.Errorf("a user without orders: %d orders, next %+v", len(got), next)
+		}
+		// "u" is a prefix of "u1": none of u1's orders are u's.
+		if got, _ := page(t, a, "u", Cursor{}, 10); len(got) != 0 {
+			t.Errorf("user u gets %d orders of another user", len(got))
+		}
+	})
+
+	t.Run("user-orders-newest-first-in-pages", func(t *testing.T) {
+		a := migrated(t, b)
+		var orders []orderdb.Order
+		for i := range 23 {
+			orders = append(orders, testOrder(fmt.Sprintf("o%02d", i), "u1", at(i%17), lifecycle.Delivered))
+		}
+		// One millisecond: created_at to the millisecond, then the order id,
+		// decide; o-b sorts first though o-a was created 600µs later.
+		ms := at(40).Truncate(time.Millisecond)
+		orders = append(orders, testOrder("o-a", "u1", ms.Add(700*time.Microsecond), lifecycle.Delivered),
+			testOrder("o-b", "u1", ms.Add(100*time.Microsecond), lifecycle.Canceled),
+			testOrder("o-other", "u10", at(5), lifecycle.Delivered))
+		put(t, a, orders...)
+
+		want := ids(newestFirst(slices.DeleteFunc(slices.Clone(orders), func(o orderdb.Order) bool { return o.UserID != "u1" })))
+		if want[0] != "o-b" || want[1] != "o-a" {
+			t.Fatalf("the suite's own order is wrong: %v", want)
+		}
+		for _, size := range []int{1, 7, 25, 26, 1000} {
+			if got := allPages(t, a, "u1", size); !slices.Equal(got, want) {
+				t.Errorf("pages of %d: %v\nwant %v", size, got, want)
+			}
+		}
+		// The last page ends the walk: a full page with nothing after it
+		// says so.
+		if got, next := page(t, a, "u1", Cursor{}, len(want)); len(got) != len(want) || !next.IsZero() {
+			t.Errorf("one page of all %d orders: %d, next %+v", len(want), len(got), next)
+		}
+	})
+
+	t.Run("cursor-pages-are-stable", func(t *testing.T) {
+		a := migrated(t, b)
+		for i := range 10 {
+			put(t, a, testOrder(fmt.Sprintf("o%d", i), "u1", at(i), lifecycle.Delivered))
+		}
+		first, next := page(t, a, "u1", Cursor{}, 4)
+		if ids(first)[0] != "o9" || next != CursorOf(first[3]) {
+			t.Fatalf("first page %v, next %+v", ids(first), next)
+		}
+		// Newer orders and one between the pages: the next page starts
+		// after the cursor regardless.
+		put(t, a, testOrder("new", "u1", at(100), lifecycle.Delivered), testOrder("o5b", "u1", at(5), lifecycle.Canceled))
+		rest, _ := page(t, a, "u1", next, 100)
+		if got := ids(rest); !slices.Equal(got, []string{"o5b", "o5", "o4", "o3", "o2", "o1", "o0"}) {
+			t.Errorf("after the cursor: %v", got)
+		}
+		// A cursor past the oldest order gives an empty last page.
+		if got, next := page(t, a, "u1", Cursor{CreatedAt: at(-1), OrderID: "zzz"}, 10); len(got) != 0 || !next.IsZero() {
+			t.Errorf("past the end: %v %+v", ids(got), next)
+		}
+		// A cursor after the newest gives everything.
+		if got, _ := page(t, a, "u1", Cursor{CreatedAt: at(1000), OrderID: "a"}, 100); len(got) != 12 {
+			t.Errorf("from the future: %d orders, want 12", len(got))
+		}
+	})
+
+	t.Run("idempotent-rewrites-and-the-newest-copy-wins", func(t *testing.T) {
+		a := migrated(t, b)
+		canceled := testOrder("o1", "u1", at(0), lifecycle.Canceled)
+		other := testOrder("o2", "u1", at(1), lifecycle.Delivered)
+		put(t, a, canceled, other)
+		put(t, a, canceled, other)
+		put(t, a, other)
+
+		refunded := canceled
+		refunded.Status, refunded.Version, refunded.PaymentID = lifecycle.Refunded, canceled.Version+1, "pay-late"
+		refunded.UpdatedAt = canceled.UpdatedAt.Add(time.Second)
+		refunded.Timeline = append(slices.Clip(canceled.Timeline), orderdb.Transition{Status: lifecycle.Refunded, At: refunded.UpdatedAt, Reason: lifecycle.ReasonLatePayment})
+		put(t, a, refunded)
+		// The stale copy comes late, alone and in one batch with the new.
+		put(t, a, canceled)
+		put(t, a, refunded, canceled)
+		if got := get(t, a, "o1"); !reflect.DeepEqual(got, refunded) {
+			t.Errorf("after a stale rewrite: %+v, want the refunded copy", got)
+		}
+		got, _ := page(t, a, "u1", Cursor{}, 10)
+		if !reflect.DeepEqual(got, []orderdb.Order{other, refunded}) {
+			t.Errorf("orders of u1 after rewrites: %+v", got)
+		}
+		if n := countAll(t, a); n != 2 {
+			t.Errorf("EachOrder visits %d orders after rewrites, want 2", n)
+		}
+	})
+
+	t.Run("each-order-visits-every-order-once", func(t *testing.T) {
+		a := migrated(t, b)
+		want := map[string]bool{}
+		var orders []orderdb.Order
+		for i := range 1234 {
+			o := testOrder(fmt.Sprintf("o%04d", i), fmt.Sprintf("u%d", i%7), at(i), lifecycle.Delivered)
+			orders = append(orders, o)
+			want[o.OrderID] = true
+		}
+		put(t, a, orders...)
+		seen := map[string]bool{}
+		err := a.EachOrder(ctx(t), func(o orderdb.Order) error {
+			if seen[o.OrderID] || !want[o.OrderID] {
+				t.Errorf("EachOrder visits %s again or unasked", o.OrderID)
+			}
+			seen[o.OrderID] = true
+			return nil
+		})
+		if err != nil || len(seen) != len(want) {
+			t.Fatalf("EachOrder visited %d of %d: %v", len(seen), len(want), err)
+		}
+		stop := errors.New("stop")
+		if err := a.EachOrder(ctx(t), func(orderdb.Order) error { return stop }); err != stop {
+			t.Errorf("fn's error comes back as %v", err)
+		}
+	})
+
+	t.Run("bad-puts-and-page-sizes-are-refused", func(t *testing.T) {
+		a := migrated(t, b)
+		for _, o := range []orderdb.Order{testOrder("", "u1", at(0), lifecycle.Delivered), testOrder("o1", "", at(0), lifecycle.Delivered), testOrder("o1", "u\x00", at(0), lifecycle.Delivered)} {
+			if err := a.Put(ctx(t), []orderdb.Order{o}); !errors.Is(err, orderdb.ErrInvalid) {
+				t.Errorf("put order %q of user %q: %v, want ErrInvalid", o.OrderID, o.UserID, err)
+			}
+		}
+		if _, _, err := a.UserOrders(ctx(t), "u1", Cursor{}, 0); !errors.Is(err, orderdb.ErrInvalid) {
+			t.Errorf("page size 0: %v", err)
+		}
+		if n := countAll(t, a); n != 0 {
+			t.Errorf("refused puts wrote %d orders", n)
+		}
+	})
+
+	t.Run("v1-store-migrates-to-the-current-schema", func(t *testing.T) {
+		cfg, dir := b.fresh(t)
 		a := openT(t, cfg, dir)
-		if err := a.Migrate(context.Background()); err != nil {
+		if err := a.migrateTo(ctx(t), 1); err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range orders {
-			b.put(t, a, o)
+		if err := a.Migrate(ctx(t)); err != nil {
+			t.Fatalf("migrate v1 to current: %v", err)
 		}
-		check(t, a)
-		if err := a.Close(); err != nil {
-			t.Fatal(err)
+		o := testOrder("o1", "u1", at(0), lifecycle.Delivered)
+		put(t, a, o)
+		if got, _ := page(t, a, "u1", Cursor{}, 1); !reflect.DeepEqual(got, []orderdb.Order{o}) {
+			t.Errorf("after v1 to current: %+v", got)
 		}
 	})
 
 	t.Run("second-open-and-migrate-is-a-no-op", func(t *testing.T) {
+		cfg, dir := b.fresh(t)
 		a := openT(t, cfg, dir)
-		if err := a.Migrate(context.Background()); err != nil {
+		if err := a.Migrate(ctx(t)); err != nil {
 			t.Fatal(err)
 		}
-		if v, err := a.SchemaVersion(context.Background()); err != nil || v != len(a.migrations()) {
+		o := testOrder("o1", "u1", at(0), lifecycle.Delivered)
+		put(t, a, o)
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		a = openT(t, cfg, dir)
+		if err := a.Migrate(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := a.SchemaVersion(ctx(t)); err != nil || v != len(a.migrations()) {
 			t.Fatalf("version %d, %v; want %d", v, err, len(a.migrations()))
 		}
-		check(t, a)
+		if got := get(t, a, "o1"); !reflect.DeepEqual(got, o) {
+			t.Errorf("after reopening: %+v", got)
+		}
 	})
+
+	migrationContract(t, b)
 }
 
-func equalOrders(a, b order) bool {
-	return a.OrderID == b.OrderID && a.UserID == b.UserID && a.CreatedAt.Equal(b.CreatedAt) &&
-		a.Status == b.Status && a.TotalCents == b.TotalCents && a.Currency == b.Currency && bytes.Equal(a.Body, b.Body)
+// base is the suite's clock: at(i) is i seconds after it, at a microsecond
+// offset as the order-taking database writes them.
+var base = time.Date(2025, 3, 10, 9, 30, 0, 0, time.UTC)
+
+func at(i int) time.Time { return base.Add(time.Duration(i)*time.Second + 123456*time.Microsecond) }
+
+// testOrder is a finished order as the order-taking database would hand
+// it over: two lines, a timeline from created to status.
+func testOrder(id, user string, created time.Time, status lifecycle.Status) orderdb.Order {
+	lines := []orderdb.Line{{ItemID: "item-a", Quantity: 2, PriceCents: 250}, {ItemID: "item-b", Quantity: 1, PriceCents: 999}}
+	done := created.Add(90 * time.Second)
+	return orderdb.Order{
+		OrderID: id, UserID: user, Status: status, Lines: lines, TotalCents: 1499, Currency: "USD",
+		CreatedAt: created, UpdatedAt: done, ExpiresAt: created.Add(5 * time.Minute), Version: 2,
+		Timeline: []orderdb.Transition{{Status: lifecycle.Created, At: created}, {Status: status, At: done, Reason: "test"}},
+	}
 }
 
-func openT(t *testing.T, cfg config.HistoryStore, dir string) adapter {
+func ids(orders []orderdb.Order) []string {
+	out := make([]string, len(orders))
+	for i, o := range orders {
+		out[i] = o.OrderID
+	}
+	return out
+}
+
+func put(t *testing.T, a Store, orders ...orderdb.Order) {
+	t.Helper()
+	if err := a.Put(ctx(t), orders); err != nil {
+		t.Fatalf("put %v: %v", ids(orders), err)
+	}
+}
+
+func get(t *testing.T, a Store, id string) orderdb.Order {
+	t.Helper()
+	o, err := a.Order(ctx(t), id)
+	if err != nil {
+		t.Fatalf("order %s: %v", id, err)
+	}
+	return o
+}
+
+func page(t *testing.T, a Store, user string, before Cursor, limit int) ([]orderdb.Order, Cursor) {
+	t.Helper()
+	orders, next, err := a.UserOrders(ctx(t), user, before, limit)
+	if err != nil {
+		t.Fatalf("orders of %s from %+v: %v", user, before, err)
+	}
+	return orders, next
+}
+
+// allPages walks a user's orders in pages of size and returns their ids;
+// a page short of size must be the last.
+func allPages(t *testing.T, a Store, user string, size int) []string {
+	t.Helper()
+	var out []string
+	var c Cursor
+	for {
+		orders, next := page(t, a, user, c, size)
+		out = append(out, ids(orders)...)
+		if next.IsZero() {
+			return out
+		}
+		if len(orders) != size || next != CursorOf(orders[len(orders)-1]) {
+			t.Fatalf("a page of %d of %d orders says more follow after %+v", len(orders), size, next)
+		}
+		c = next
+	}
+}
+
+func countAll(t *testing.T, a Store) int {
+	t.Helper()
+	n := 0
+	if err := a.EachOrder(ctx(t), func(orderdb.Order) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func openT(t testing.TB, cfg config.HistoryStore, dir string) adapter {
 	t.Helper()
 	a, err := open(context.Background(), cfg, dir, Logger(testLogger(t)))
 	if err != nil {
@@ -122,90 +344,48 @@ func openT(t *testing.T, cfg config.HistoryStore, dir string) adapter {
 	return a
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+// migrated opens a fresh store at the current schema.
+func migrated(t testing.TB, b backend) adapter {
+	t.Helper()
+	cfg, dir := b.fresh(t)
+	a := openT(t, cfg, dir)
+	if err := a.Migrate(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
+// ctx bounds one step of a test, so a stuck server fails it instead of
+// hanging until the go test timeout.
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
 func levelDBBackend() backend {
-	db := func(a adapter) *leveldb.DB { return a.(*levelDB).db }
 	return backend{
-		fresh: func(t *testing.T) (config.HistoryStore, string) {
+		fresh: func(t testing.TB) (config.HistoryStore, string) {
 			return config.HistoryStore{Driver: "embedded"}, t.TempDir()
 		},
-		put: func(t *testing.T, a adapter, o order) {
-			body, _ := json.Marshal(o)
-			if err := db(a).Put(orderKey(o.OrderID), body, nil); err != nil {
-				t.Fatal(err)
-			}
-			if err := db(a).Put(userOrderKey(o.UserID, o.CreatedAt, o.OrderID), nil, nil); err != nil {
-				t.Fatal(err)
-			}
-		},
-		get: func(t *testing.T, a adapter, id string) order {
-			body, err := db(a).Get(orderKey(id), nil)
-			if err != nil {
-				t.Fatalf("get %s: %v", id, err)
-			}
-			var o order
-			if err := json.Unmarshal(body, &o); err != nil {
-				t.Fatal(err)
-			}
-			return o
-		},
-		byUser: func(t *testing.T, a adapter, userID string) []string {
-			it := db(a).NewIterator(util.BytesPrefix(userPrefix(userID)), nil)
-			defer it.Release()
-			var ids []string
-			for ok := it.Last(); ok; ok = it.Prev() {
-				ids = append(ids, string(it.Key()[bytes.LastIndexByte(it.Key(), '/')+1:]))
-			}
-			if err := it.Error(); err != nil {
-				t.Fatal(err)
-			}
-			return ids
+		db: func(t testing.TB) (config.OrdersStore, string) {
+			return config.OrdersStore{Driver: "sqlite"}, t.TempDir()
 		},
 	}
 }
 
 func cassandraBackend(addr string) backend {
-	session := func(a adapter) (*gocql.Session, string) { c := a.(*cassandra); return c.session, c.ks }
 	return backend{
-		fresh: func(t *testing.T) (config.HistoryStore, string) {
+		fresh: func(t testing.TB) (config.HistoryStore, string) {
 			ks := realserver.ScratchKeyspace(t, addr)
 			return config.HistoryStore{Driver: "cassandra", Hosts: []string{addr}, Keyspace: ks, ReplicationFactor: 1, Consistency: "one"}, t.TempDir()
 		},
-		put: func(t *testing.T, a adapter, o order) {
-			s, ks := session(a)
-			if err := s.Query(`INSERT INTO `+ks+`.orders_by_id (order_id, user_id, created_at, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				o.OrderID, o.UserID, o.CreatedAt, o.Status, o.TotalCents, o.Currency, o.Body).Exec(); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Query(`INSERT INTO `+ks+`.orders_by_user (user_id, created_at, order_id, status, total_cents, currency) VALUES (?, ?, ?, ?, ?, ?)`,
-				o.UserID, o.CreatedAt, o.OrderID, o.Status, o.TotalCents, o.Currency).Exec(); err != nil {
-				t.Fatal(err)
-			}
-		},
-		get: func(t *testing.T, a adapter, id string) order {
-			s, ks := session(a)
-			o := order{OrderID: id}
-			if err := s.Query(`SELECT user_id, created_at, status, total_cents, currency, body FROM `+ks+`.orders_by_id WHERE order_id = ?`, id).
-				Scan(&o.UserID, &o.CreatedAt, &o.Status, &o.TotalCents, &o.Currency, &o.Body); err != nil {
-				t.Fatalf("get %s: %v", id, err)
-			}
-			return o
-		},
-		byUser: func(t *testing.T, a adapter, userID string) []string {
-			s, ks := session(a)
-			it := s.Query(`SELECT order_id FROM `+ks+`.orders_by_user WHERE user_id = ?`, userID).Iter()
-			var ids []string
-			var id string
-			for it.Scan(&id) {
-				ids = append(ids, id)
-			}
-			if err := it.Close(); err != nil {
-				t.Fatal(err)
-			}
-			return ids
+		db: func(t testing.TB) (config.OrdersStore, string) {
+			return config.OrdersStore{Driver: "mysql", DSN: realserver.ScratchMySQL(t, realserver.Addr(t, realserver.MySQL))}, ""
 		},
 	}
 }

@@ -9,18 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/syndtr/goleveldb/leveldb"
 	"github.com/syndtr/goleveldb/leveldb/opt"
+	"github.com/syndtr/goleveldb/leveldb/util"
 
+	"github.com/shopstream/shopstream/api/orderdb"
 	"github.com/shopstream/shopstream/internal/schema"
 )
 
-// The embedded store's keys. Metadata lives under "m/"; v1 adds the
-// orders, laid out so that the reads Cassandra answers from its two tables
-// are one Get and one reverse range scan here:
+// The embedded store's keys. Metadata lives under "m/"; the orders are
+// laid out so that the reads Cassandra answers from its two tables are one
+// Get and one reverse range scan here:
 //
 //	o/<order_id>                                      an order (orders_by_id)
 //	u/<user_id> 0x00 <created_at> / <order_id>        a user's order (orders_by_user)
@@ -31,14 +34,20 @@ import (
 // that also orders equal times by order_id descending, exactly like
 // orders_by_user's CLUSTERING ORDER BY (created_at DESC, order_id DESC).
 // The 0x00 ends the user id, so one user's prefix never covers another's.
+// From v2 on, both keys hold the whole order (its JSON), as both Cassandra
+// tables do; v1 stores held no orders (no build wrote any).
 var (
 	keySchemaVersion = []byte("m/schema_version")
 	keyLayout        = []byte("m/layout")
 )
 
-// layoutV1 is what v1 writes under m/layout, so a reader of the files (or a
-// later build) can tell how the keys are laid out.
-const layoutV1 = `o/<order_id>; u/<user_id>\x00<created_at: unix ms, sign bit flipped, 16 hex digits>/<order_id>, read backwards for newest first`
+// layoutV1 and layoutV2 are what each version writes under m/layout, so a
+// reader of the files (or a later build) can tell how the keys are laid
+// out.
+const (
+	layoutV1 = `o/<order_id>; u/<user_id>\x00<created_at: unix ms, sign bit flipped, 16 hex digits>/<order_id>, read backwards for newest first`
+	layoutV2 = layoutV1 + `; both hold the order as JSON`
+)
 
 func orderKey(orderID string) []byte { return []byte("o/" + orderID) }
 
@@ -55,6 +64,9 @@ func userOrderKey(userID string, createdAt time.Time, orderID string) []byte {
 type levelDB struct {
 	db   *leveldb.DB
 	path string
+	// put makes each Put's read of the copies it replaces and its write
+	// one step.
+	put sync.Mutex
 }
 
 func openLevelDB(dataDir string) (*levelDB, error) {
@@ -84,11 +96,19 @@ func (s *levelDB) migrations() []schema.Migration {
 			// without the layout it stands for.
 			return s.db.Put(keyLayout, []byte(layoutV1), &opt.WriteOptions{Sync: true})
 		},
+	}, {
+		Version: 2,
+		Name:    "whole orders under both keys",
+		Apply: func(context.Context) error {
+			return s.db.Put(keyLayout, []byte(layoutV2), &opt.WriteOptions{Sync: true})
+		},
 	}}
 }
 
-func (s *levelDB) Migrate(ctx context.Context) error {
-	return schema.Migrate(ctx, s.String(), s, s.migrations())
+func (s *levelDB) Migrate(ctx context.Context) error { return s.migrateTo(ctx, len(s.migrations())) }
+
+func (s *levelDB) migrateTo(ctx context.Context, version int) error {
+	return schema.Migrate(ctx, s.String(), s, s.migrations()[:version])
 }
 
 func (s *levelDB) recorder() schema.Recorder { return s }
@@ -123,6 +143,121 @@ func (s *levelDB) Record(_ context.Context, m schema.Migration) error {
 func (s *levelDB) Health(context.Context) error {
 	if _, err := s.db.Get(keySchemaVersion, nil); err != nil && !errors.Is(err, leveldb.ErrNotFound) {
 		return fmt.Errorf("history: %s: %w", s, err)
+	}
+	return nil
+}
+
+// synced is how every order write goes: fsynced, so an order is on disk
+// before the migration deletes it from the order-taking database.
+var synced = &opt.WriteOptions{Sync: true}
+
+// Put writes every order under both its keys in one batch, skipping a copy
+// older than (or as old as) the one stored: what Cassandra's
+// last-write-wins by updated_at keeps.
+func (s *levelDB) Put(ctx context.Context, orders []orderdb.Order) error {
+	if err := checkOrders(orders); err != nil {
+		return err
+	}
+	// A caller that is gone gets nothing written, as from Cassandra.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("history: %s: put %d orders: %w", s, len(orders), err)
+	}
+	s.put.Lock()
+	defer s.put.Unlock()
+	b := new(leveldb.Batch)
+	written := map[string]time.Time{} // by this batch
+	for _, o := range orders {
+		stored, ok := written[o.OrderID]
+		if !ok {
+			body, err := s.db.Get(orderKey(o.OrderID), nil)
+			switch {
+			case errors.Is(err, leveldb.ErrNotFound):
+			case err != nil:
+				return fmt.Errorf("history: %s: read order %s: %w", s, o.OrderID, err)
+			default:
+				old, err := decode(s.String()+" key "+string(orderKey(o.OrderID)), body)
+				if err != nil {
+					return err
+				}
+				stored, ok = old.UpdatedAt, true
+			}
+		}
+		if ok && !o.UpdatedAt.After(stored) {
+			continue
+		}
+		body, err := encode(o)
+		if err != nil {
+			return err
+		}
+		b.Put(orderKey(o.OrderID), body)
+		b.Put(userOrderKey(o.UserID, o.CreatedAt, o.OrderID), body)
+		written[o.OrderID] = o.UpdatedAt
+	}
+	if err := s.db.Write(b, synced); err != nil {
+		return fmt.Errorf("history: %s: put %d orders: %w", s, len(orders), err)
+	}
+	return nil
+}
+
+func (s *levelDB) Order(_ context.Context, orderID string) (orderdb.Order, error) {
+	body, err := s.db.Get(orderKey(orderID), nil)
+	switch {
+	case errors.Is(err, leveldb.ErrNotFound):
+		return orderdb.Order{}, fmt.Errorf("history: order %s: %w", orderID, ErrNotFound)
+	case err != nil:
+		return orderdb.Order{}, fmt.Errorf("history: %s: read order %s: %w", s, orderID, err)
+	}
+	return decode(s.String()+" key "+string(orderKey(orderID)), body)
+}
+
+// UserOrders reads the user's range backwards from just before the
+// cursor's key, one order more than the page.
+func (s *levelDB) UserOrders(_ context.Context, userID string, before Cursor, limit int) ([]orderdb.Order, Cursor, error) {
+	limit, err := checkPage(userID, limit)
+	if err != nil {
+		return nil, Cursor{}, err
+	}
+	it := s.db.NewIterator(util.BytesPrefix(userPrefix(userID)), nil)
+	defer it.Release()
+	var ok bool
+	switch {
+	case before.IsZero():
+		ok = it.Last()
+	case it.Seek(userOrderKey(userID, before.CreatedAt, before.OrderID)):
+		ok = it.Prev()
+	default: // every key of the user sorts before the cursor
+		ok = it.Last()
+	}
+	var page []orderdb.Order
+	for ; ok && len(page) <= limit; ok = it.Prev() {
+		o, err := decode(s.String()+" key "+string(it.Key()), it.Value())
+		if err != nil {
+			return nil, Cursor{}, err
+		}
+		page = append(page, o)
+	}
+	if err := it.Error(); err != nil {
+		return nil, Cursor{}, fmt.Errorf("history: %s: orders of user %s: %w", s, userID, err)
+	}
+	return cut(page, limit)
+}
+
+// EachOrder reads the o/ range from a snapshot the iterator holds, so
+// fn may write meanwhile.
+func (s *levelDB) EachOrder(_ context.Context, fn func(orderdb.Order) error) error {
+	it := s.db.NewIterator(util.BytesPrefix(orderKey("")), nil)
+	defer it.Release()
+	for it.Next() {
+		o, err := decode(s.String()+" key "+string(it.Key()), it.Value())
+		if err != nil {
+			return err
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("history: %s: scan orders: %w", s, err)
 	}
 	return nil
 }
