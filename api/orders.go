@@ -13,19 +13,39 @@ import (
 	"github.com/shopstream/shopstream/api/rest"
 	"github.com/shopstream/shopstream/ingest"
 	"github.com/shopstream/shopstream/lifecycle"
+	"github.com/shopstream/shopstream/sinks/history"
 )
 
 // Orders serves checkout and the order routes. Reads come from the
 // order-taking database, the source of truth, so an order is readable the
-// moment its checkout answered (read-your-writes).
+// moment its checkout answered (read-your-writes); an order that has moved
+// to history is read there.
 type Orders struct {
-	svc *ordertaking.Service
-	log *slog.Logger
+	svc     *ordertaking.Service
+	log     *slog.Logger
+	history OrderHistory
 }
 
+// OrderHistory finds an order that left the order-taking database
+// (sinks/history), or answers history.ErrNotFound.
+type OrderHistory interface {
+	Order(ctx context.Context, orderID string) (orderdb.Order, error)
+}
+
+// OrdersOption configures Orders.
+type OrdersOption func(*Orders)
+
+// WithHistory makes GET /v1/orders/{id} look in history for an order the
+// database no longer holds.
+func WithHistory(h OrderHistory) OrdersOption { return func(o *Orders) { o.history = h } }
+
 // NewOrders serves the order routes of svc.
-func NewOrders(svc *ordertaking.Service, log *slog.Logger) *Orders {
-	return &Orders{svc: svc, log: log}
+func NewOrders(svc *ordertaking.Service, log *slog.Logger, opts ...OrdersOption) *Orders {
+	o := &Orders{svc: svc, log: log}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
 }
 
 // Mount adds the routes to mux.
@@ -77,6 +97,9 @@ func (o *Orders) checkout(w http.ResponseWriter, r *http.Request) {
 func (o *Orders) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("order_id")
 	ord, err := o.svc.Store().Order(r.Context(), id)
+	if errors.Is(err, orderdb.ErrOrderNotFound) {
+		ord, err = o.fromHistory(r.Context(), id, err)
+	}
 	if err != nil {
 		rest.WriteError(w, o.log, o.orderError(err, id))
 		return
@@ -84,14 +107,35 @@ func (o *Orders) get(w http.ResponseWriter, r *http.Request) {
 	rest.JSON(w, http.StatusOK, ord)
 }
 
+// fromHistory reads an order the database no longer holds; notFound is
+// the answer when history does not hold it either.
+func (o *Orders) fromHistory(ctx context.Context, id string, notFound error) (orderdb.Order, error) {
+	if o.history == nil {
+		return orderdb.Order{}, notFound
+	}
+	ord, err := o.history.Order(ctx, id)
+	if errors.Is(err, history.ErrNotFound) {
+		return orderdb.Order{}, notFound
+	}
+	return ord, err
+}
+
 func (o *Orders) cancel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("order_id")
 	a, err := o.svc.Cancel(r.Context(), id)
+	ord := a.Order
+	if errors.Is(err, orderdb.ErrOrderNotFound) {
+		// An order in history is final: a cancel changes nothing or is
+		// refused, as lifecycle says.
+		if ord, err = o.fromHistory(r.Context(), id, err); err == nil {
+			_, err = lifecycle.Next(ord.Status, lifecycle.Cancel)
+		}
+	}
 	if err != nil {
 		rest.WriteError(w, o.log, o.orderError(err, id))
 		return
 	}
-	rest.JSON(w, http.StatusOK, a.Order)
+	rest.JSON(w, http.StatusOK, ord)
 }
 
 // userOrdersPage is GET /v1/users/{user_id}/orders.

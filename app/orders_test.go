@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/api/orderdb"
 	"github.com/shopstream/shopstream/app"
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/internal/testkafka"
@@ -47,6 +49,9 @@ func withoutPayment(a *app.App) error {
 	if err := a.RunShipping(); err != nil {
 		return err
 	}
+	if err := a.RunHistoryMigration(); err != nil {
+		return err
+	}
 	return a.ServeAPI()
 }
 
@@ -56,6 +61,10 @@ func startOrderFlow(t *testing.T) *orderFlow {
 	cfg.Orders.SweepInterval = 100 * time.Millisecond
 	cfg.Shipping.ShipAfter = 3 * time.Second
 	cfg.Shipping.DeliverAfter = 200 * time.Millisecond
+	// Finished orders move to history while the test runs: every read,
+	// cancel and reconcile below must find them there.
+	cfg.HistoryMigration.After = 3 * time.Second
+	cfg.HistoryMigration.Interval = 200 * time.Millisecond
 	r := start(t, cfg, withoutPayment)
 	return &orderFlow{t: t, r: r, cfg: cfg, base: "http://" + r.HTTPAddr(), run: testkafka.Unique("orders")}
 }
@@ -214,7 +223,7 @@ func (f *orderFlow) reconcile() {
 	if _, shared := testkafka.Real(); shared {
 		only = func(d reconcile.Difference) bool { return strings.HasPrefix(d.ID, f.run) }
 	}
-	diffs, err := app.Reconcile(context.Background(), f.r.Stores.Orders, rt, 30*time.Second, only)
+	diffs, err := app.Reconcile(context.Background(), f.r.Stores.Orders, f.r.Stores.History, rt, 30*time.Second, only)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -313,6 +322,18 @@ func TestOrdersEndToEnd(t *testing.T) {
 		}
 		if code, out := call(t, "POST", f.base+"/v1/orders/"+id+"/cancel", nil); code != http.StatusConflict || out["error"].(map[string]any)["code"] != "order_not_cancelable" {
 			t.Fatalf("cancel after delivery: %d %v", code, out)
+		}
+		f.reconcile()
+		// Once old enough it leaves the database and is still found.
+		f.eventually("delivered order moved to history", func() bool {
+			_, err := f.r.Stores.Orders.Order(context.Background(), id)
+			return errors.Is(err, orderdb.ErrOrderNotFound)
+		})
+		if o := f.waitStatus(id, "delivered"); len(o["timeline"].([]any)) != 4 {
+			t.Fatalf("order read from history: %v", o)
+		}
+		if code, out := call(t, "POST", f.base+"/v1/orders/"+id+"/cancel", nil); code != http.StatusConflict {
+			t.Fatalf("cancel of an order in history: %d %v", code, out)
 		}
 		f.reconcile()
 	})

@@ -19,17 +19,19 @@ import (
 	"github.com/shopstream/shopstream/processors/inventory"
 	"github.com/shopstream/shopstream/processors/order"
 	"github.com/shopstream/shopstream/reconcile"
+	"github.com/shopstream/shopstream/sinks/history"
 )
 
 // Reconcile compares the order-taking database with the inventory and
 // order tables (package reconcile). Right after a burst of writes the
 // stream side lags behind the database, so it compares again every 200ms
 // until the two agree or wait has passed, and returns the last
-// differences. only, when not nil, keeps the differences that matter to
+// differences. hist, when not nil, holds the orders that left the
+// database. only, when not nil, keeps the differences that matter to
 // the caller: a test sharing a Kafka cluster with others judges its own.
 // rt keeps its views apart from any other: not the runtime of a process
 // with views of these tables.
-func Reconcile(ctx context.Context, store orderdb.Store, rt *processors.Runtime, wait time.Duration, only func(reconcile.Difference) bool) ([]reconcile.Difference, error) {
+func Reconcile(ctx context.Context, store orderdb.Store, hist history.Store, rt *processors.Runtime, wait time.Duration, only func(reconcile.Difference) bool) ([]reconcile.Difference, error) {
 	iv, err := rt.NewView(inventory.Table, inventory.Codec{})
 	if err != nil {
 		return nil, err
@@ -61,7 +63,7 @@ func Reconcile(ctx context.Context, store orderdb.Store, rt *processors.Runtime,
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		db, err := dbSide(ctx, store)
+		db, err := dbSide(ctx, store, hist)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +98,10 @@ func pause(ctx, views context.Context, g *errgroup.Group) error {
 	}
 }
 
-func dbSide(ctx context.Context, store orderdb.Store) (reconcile.DB, error) {
+// dbSide reads the order-taking database, and the history store when
+// there is one: an order lives in one of them (in both for a moment while
+// a migration runs, when the database's copy is the one that counts).
+func dbSide(ctx context.Context, store orderdb.Store, hist history.Store) (reconcile.DB, error) {
 	db := reconcile.DB{Stock: map[string]reconcile.Stock{}, Orders: map[string]reconcile.Order{}}
 	err := store.EachStock(ctx, func(s orderdb.StockRow) error {
 		db.Stock[s.ItemID] = reconcile.Stock{OnHand: s.OnHand, Committed: s.Committed}
@@ -105,15 +110,20 @@ func dbSide(ctx context.Context, store orderdb.Store) (reconcile.DB, error) {
 	if err != nil {
 		return db, fmt.Errorf("app: reconcile: read the database's stock: %w", err)
 	}
-	err = store.EachOrder(ctx, func(o orderdb.Order) error {
+	add := func(o orderdb.Order) error {
 		units := map[string]int64{}
 		for _, l := range o.Lines {
 			units[l.ItemID] += l.Quantity
 		}
 		db.Orders[o.OrderID] = reconcile.Order{OrderID: o.OrderID, UserID: o.UserID, Status: o.Status, Units: units}
 		return nil
-	})
-	if err != nil {
+	}
+	if hist != nil {
+		if err := hist.EachOrder(ctx, add); err != nil {
+			return db, fmt.Errorf("app: reconcile: read the history store's orders: %w", err)
+		}
+	}
+	if err := store.EachOrder(ctx, add); err != nil {
 		return db, fmt.Errorf("app: reconcile: read the database's orders: %w", err)
 	}
 	return db, nil
@@ -196,5 +206,16 @@ func ReconcileDeployment(ctx context.Context, cfg config.Config, log *slog.Logge
 	}
 	defer os.RemoveAll(dir)
 	rt := processors.NewRuntime(brokers, dir, cfg.Kafka.DialTimeout, processors.Logger(log))
-	return Reconcile(ctx, store, rt, wait, nil)
+	// The embedded history store is locked by the all-in-one that writes
+	// it; Cassandra is read beside the running roles.
+	var hist history.Store
+	if cfg.Stores.History.Driver == "cassandra" {
+		if hist, err = history.Open(ctx, cfg.Stores.History, cfg.DataDir); err != nil {
+			return nil, err
+		}
+		defer hist.Close()
+	} else {
+		log.Warn("reconcile reads no embedded history store: orders migrated to it count as missing from the database", "data_dir", cfg.DataDir)
+	}
+	return Reconcile(ctx, store, hist, rt, wait, nil)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/shopstream/shopstream/processors/notification"
 	"github.com/shopstream/shopstream/processors/order"
 	"github.com/shopstream/shopstream/shipping"
+	"github.com/shopstream/shopstream/sinks/history"
 	"github.com/shopstream/shopstream/sinks/search"
 )
 
@@ -125,7 +126,11 @@ func (a *App) ServeAPI() error {
 
 	svc := ordertaking.NewService(a.Stores.Orders, views, views,
 		ordertaking.Limits{MaxLines: cfg.MaxLines, MaxQuantity: cfg.MaxQuantityPerLine, TTL: cfg.TTL}, ordertaking.TrialCheck(views))
-	api.NewOrders(svc, a.Log).Mount(a.Mux)
+	var orderOpts []api.OrdersOption
+	if a.Stores.History != nil {
+		orderOpts = append(orderOpts, api.WithHistory(a.Stores.History))
+	}
+	api.NewOrders(svc, a.Log, orderOpts...).Mount(a.Mux)
 	relay := ordertaking.NewRelay(a.Stores.Orders, a.Producer, ordertaking.RelayWake(svc.Wake()),
 		ordertaking.RelayLogger(a.Log), ordertaking.RelayLag(a.Metrics.OutboxPending, a.Metrics.OutboxOldest))
 	a.Go("outbox relay", relay.Run)
@@ -251,6 +256,20 @@ func (a *App) RunShipping() error {
 	return nil
 }
 
+// RunHistoryMigration moves final orders from the order-taking database
+// to the history store (history_migration.*).
+func (a *App) RunHistoryMigration() error {
+	if a.Stores.Orders == nil || a.Stores.History == nil {
+		return fmt.Errorf("app: the history migration needs the orders and history stores")
+	}
+	c := a.Config.HistoryMigration
+	m := history.NewMigrator(a.Stores.Orders, a.Stores.History, history.MigrateAfter(c.After), history.MigrateBatch(c.BatchSize),
+		history.MigrateInterval(c.Interval), history.MigrateLogger(a.Log),
+		history.MigrateMetrics(a.Metrics.HistoryMigrated, a.Metrics.HistoryStep, a.Metrics.HistoryBacklog))
+	a.Go("history migration", m.Run)
+	return nil
+}
+
 // AllInOne adds every role to the process.
 func (a *App) AllInOne() error {
 	for _, name := range ProcessorNames() {
@@ -258,7 +277,7 @@ func (a *App) AllInOne() error {
 			return err
 		}
 	}
-	for _, run := range []func() error{a.RunSearchSink, a.RunPayment, a.RunShipping} {
+	for _, run := range []func() error{a.RunSearchSink, a.RunPayment, a.RunShipping, a.RunHistoryMigration} {
 		if err := run(); err != nil {
 			return err
 		}

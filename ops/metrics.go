@@ -27,6 +27,12 @@ type Metrics struct {
 	// and the age of the oldest.
 	OutboxPending prometheus.Gauge
 	OutboxOldest  prometheus.Gauge
+	// HistoryMigrated, HistoryStep and HistoryBacklog follow the history
+	// migration: orders moved, the duration of each step, and the final
+	// orders old enough to move that are still in the order-taking DB.
+	HistoryMigrated prometheus.Counter
+	HistoryStep     prometheus.Observer
+	HistoryBacklog  prometheus.Gauge
 }
 
 // NewMetrics registers shopstream's metrics and the Go and process
@@ -54,6 +60,18 @@ func NewMetrics() *Metrics {
 			Name: "shopstream_outbox_oldest_seconds", Help: "Age of the oldest unpublished outbox record (0 when none).",
 		}),
 	}
+	migrated := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "shopstream_history_migrated_orders_total", Help: "Orders moved from the order-taking database to history.",
+	})
+	step := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "shopstream_history_migration_step_seconds", Help: "Duration of each history migration step (read, write, delete).",
+		Buckets: prometheus.ExponentialBuckets(.001, 4, 8),
+	})
+	backlog := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "shopstream_history_migration_backlog", Help: "Final orders old enough to move that are still in the order-taking database.",
+	})
+	m.HistoryMigrated, m.HistoryStep, m.HistoryBacklog = migrated, step, backlog
+	m.Registry.MustRegister(migrated, step, backlog)
 	m.Registry.MustRegister(m.RecordsIn, m.RecordsOut, m.ConsumerLag, m.HTTPDuration, m.OutboxPending, m.OutboxOldest,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

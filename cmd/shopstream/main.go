@@ -31,6 +31,7 @@ func commands() []*command {
 		allInOneCommand(),
 		apiCommand(),
 		ingestCommand(),
+		migrateHistoryCommand(),
 		paymentCommand(),
 		processCommand(),
 		reconcileCommand(),

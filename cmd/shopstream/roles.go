@@ -59,7 +59,7 @@ reads the processors' tables through goka views and queries the search
 store. Scale it out behind a load balancer.`,
 	}
 	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.OrdersStore, app.SearchStore}, (*app.App).ServeAPI)
+		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.OrdersStore, app.HistoryStore, app.SearchStore}, (*app.App).ServeAPI)
 	}
 	return c
 }
@@ -145,6 +145,25 @@ event times, so a restart does not reset them.`,
 	}
 	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, c, args, stdout, stderr, nil, (*app.App).RunShipping)
+	}
+	return c
+}
+
+func migrateHistoryCommand() *command {
+	c := &command{
+		name:    "migrate-history",
+		summary: "move finished orders from the order-taking database to the history store",
+		usage: `shopstream migrate-history [--config FILE] [--<key> VALUE ...]
+
+Every history_migration.interval, moves delivered, canceled and refunded
+orders older than history_migration.after from the order-taking database
+(stores.orders) to the history store (stores.history), in batches of
+history_migration.batch_size: it writes each batch to history, then deletes
+it from the database, so a kill at any point loses and duplicates nothing.
+Several instances may run at once.`,
+	}
+	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.OrdersStore, app.HistoryStore}, (*app.App).RunHistoryMigration)
 	}
 	return c
 }
