@@ -1,8 +1,9 @@
-// Package analytics is the analytics store the analytics sink writes
-// membership and order events into and the BI queries (Prime trial
-// cohorts) read. It has two adapters with one logical schema: SQLite
-// (modernc.org/sqlite, embedded, for all-in-one) and ClickHouse
-// (production, native protocol).
+// Package analytics is the analytics sink and its store: the Sink writes
+// membership and order events into the store, which answers the BI
+// queries (the Prime trial cohorts, docs/analytics.md) and counts the
+// events for reconcile. The store has two adapters with one logical
+// schema: SQLite (modernc.org/sqlite, embedded, for all-in-one) and
+// ClickHouse (production, native protocol).
 package analytics
 
 import (
@@ -12,12 +13,34 @@ import (
 
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/internal/schema"
+	"github.com/shopstream/shopstream/sinks/analytics/cohort"
 )
 
-// Store is the analytics database. Later versions add event writes and the
-// cohort queries.
+// Store is the analytics database: its schema lifecycle, the sink's writes
+// and the queries. Both adapters give the same numbers for the same events.
 type Store interface {
 	schema.Store
+	// WriteEvents stores events (each valid: Event.Validate), in one batch.
+	// It is idempotent: events written again, in any order, in any batches,
+	// leave the store as writing each once would. An error may leave part
+	// of the batch written; writing it again completes it.
+	WriteEvents(ctx context.Context, events []Event) error
+	// PrimeCohorts counts the trials of every signup week from the week of
+	// from through the week of to that has at least one, oldest first, by
+	// spend bucket, as of now: trials ending after now are pending.
+	PrimeCohorts(ctx context.Context, from, to, now time.Time) ([]CohortWeek, error)
+	// EventCounts counts the distinct events stored, by type, for reconcile
+	// against the topics.
+	EventCounts(ctx context.Context) (map[string]int64, error)
+}
+
+// CohortWeek is one signup week's trials in the two spend buckets.
+type CohortWeek struct {
+	// Week is the Monday 00:00 UTC the week starts (cohort.Week).
+	Week time.Time
+	// Over100 spent more than $100.00 at signup; UpTo100 spent $100.00 or
+	// less, no purchase included.
+	Over100, UpTo100 cohort.Counts
 }
 
 // DefaultTimeout bounds connecting, the first ping and every health check.

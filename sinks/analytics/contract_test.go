@@ -18,7 +18,7 @@ type target struct {
 
 // freshDB gives a new, empty database of one adapter, removed when the
 // test ends.
-type freshDB func(t *testing.T) target
+type freshDB func(t testing.TB) target
 
 // TestContract runs the same suite on every adapter. Real-server subtests
 // are named real-<server>: make runs them apart with -run/-skip '/real-'.
@@ -27,11 +27,9 @@ type freshDB func(t *testing.T) target
 func TestContract(t *testing.T) {
 	adapters := []struct {
 		name   string
-		server func(t *testing.T) freshDB
+		server func(t testing.TB) freshDB
 	}{
-		{"embedded-sqlite", func(*testing.T) freshDB {
-			return func(t *testing.T) target { return target{config.AnalyticsStore{Driver: "sqlite"}, t.TempDir()} }
-		}},
+		{"embedded-sqlite", embeddedSQLite},
 		{"real-clickhouse", realClickHouse},
 	}
 	for _, a := range adapters {
@@ -89,6 +87,8 @@ func contract(t *testing.T, fresh freshDB) {
 		}
 	})
 
+	cohortContract(t, fresh)
+
 	t.Run("concurrent-migrations-apply-once", func(t *testing.T) {
 		db := fresh(t)
 		s := open(t, db)
@@ -126,13 +126,18 @@ func contract(t *testing.T, fresh freshDB) {
 	})
 }
 
+// embeddedSQLite gives each fresh database its own temporary directory.
+func embeddedSQLite(testing.TB) freshDB {
+	return func(t testing.TB) target { return target{config.AnalyticsStore{Driver: "sqlite"}, t.TempDir()} }
+}
+
 // realClickHouse takes the server from SHOPSTREAM_TEST_CLICKHOUSE (native
 // host:port, user default without password). Each fresh database is a
 // scratch shopstream_<random hex>, created by Open and dropped at the end,
 // so runs never collide.
-func realClickHouse(t *testing.T) freshDB {
+func realClickHouse(t testing.TB) freshDB {
 	addr := realserver.Addr(t, realserver.ClickHouse)
-	return func(t *testing.T) target {
+	return func(t testing.TB) target {
 		return target{cfg: config.AnalyticsStore{Driver: "clickhouse", Addrs: []string{addr},
 			Database: realserver.ScratchClickHouse(t, addr), Username: "default"}}
 	}
@@ -140,7 +145,7 @@ func realClickHouse(t *testing.T) freshDB {
 
 // open opens the adapter under test; the test closes it at the end (a
 // second Close is harmless).
-func open(t *testing.T, db target) *sqlStore {
+func open(t testing.TB, db target) *sqlStore {
 	t.Helper()
 	st, err := Open(ctx(t), db.cfg, db.dataDir)
 	if err != nil {
@@ -150,7 +155,7 @@ func open(t *testing.T, db target) *sqlStore {
 	return st.(*sqlStore)
 }
 
-func openMigrated(t *testing.T, db target) *sqlStore {
+func openMigrated(t testing.TB, db target) *sqlStore {
 	t.Helper()
 	s := open(t, db)
 	if err := s.Migrate(ctx(t)); err != nil {
@@ -178,7 +183,7 @@ func versions(t *testing.T, s *sqlStore) int {
 
 // ctx bounds one step of a test, so a stuck server fails it instead of
 // hanging until the go test timeout.
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c

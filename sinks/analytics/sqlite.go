@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 
@@ -34,8 +35,39 @@ var sqliteDialect = &dialect{
 		)`,
 		// Cohorts select by type and time, then group by user.
 		`CREATE INDEX IF NOT EXISTS events_type_occurred_at ON events (type, occurred_at)`,
+	}, {
+		// As on ClickHouse; one row per trial, which the upsert moves to a
+		// higher version only.
+		`CREATE TABLE IF NOT EXISTS trials (
+			event_id TEXT NOT NULL PRIMARY KEY,
+			user_id TEXT NOT NULL,
+			week DATETIME NOT NULL,
+			over_100 INTEGER NOT NULL,
+			started_at DATETIME NOT NULL,
+			ends_at DATETIME NOT NULL,
+			spend_cents INTEGER NOT NULL,
+			currency TEXT NOT NULL,
+			canceled_at DATETIME NOT NULL,
+			version INTEGER NOT NULL
+		)`,
+		// The sink's lookup by user; the cohort query, covered.
+		`CREATE INDEX IF NOT EXISTS trials_user_id_ends_at ON trials (user_id, ends_at)`,
+		`CREATE INDEX IF NOT EXISTS trials_cohort ON trials (week, over_100, ends_at, version)`,
+		// The cancels by user, for the trial that arrives after its cancel.
+		`CREATE INDEX IF NOT EXISTS events_cancels ON events (user_id, occurred_at) WHERE type = 'membership.canceled'`,
 	}},
 	insertEvent: "INSERT OR IGNORE INTO events (" + eventColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	insertTrial: "INSERT INTO trials (" + trialColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" +
+		" ON CONFLICT (event_id) DO UPDATE SET canceled_at = excluded.canceled_at, version = excluded.version" +
+		" WHERE excluded.version > trials.version",
+	// One JSON array argument, whatever the number of ids.
+	inUsers: "IN (SELECT value FROM json_each(?))",
+	users: func(ctx context.Context, ids []string) (context.Context, []any, error) {
+		b, err := json.Marshal(ids)
+		return ctx, []any{string(b)}, err
+	},
+	cancelsOf: "SELECT user_id, occurred_at FROM events WHERE type = 'membership.canceled'" +
+		" AND occurred_at >= ? AND occurred_at < ? AND user_id IN (SELECT value FROM json_each(?))",
 }
 
 // sqliteParams: WAL lets the dashboard read while the sink writes;
@@ -58,5 +90,5 @@ func openSQLite(ctx context.Context, dataDir string, o options) (*sqlStore, erro
 	if err != nil {
 		return nil, err
 	}
-	return &sqlStore{s, sqliteDialect}, nil
+	return &sqlStore{Store: s, d: sqliteDialect, where: "sqlite file " + f.Path}, nil
 }
