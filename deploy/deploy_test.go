@@ -8,23 +8,34 @@ package deploy_test
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/shopstream/shopstream/config"
+	"github.com/shopstream/shopstream/internal/realserver"
+	"github.com/shopstream/shopstream/sinks/analytics"
+	"github.com/shopstream/shopstream/sinks/analytics/cohort"
+	"github.com/shopstream/shopstream/topics"
 )
 
 // The tests run in deploy/.
@@ -696,6 +707,586 @@ func TestComposeConfigSelectsTheRealServers(t *testing.T) {
 	if cfg.DataDir != "/var/lib/shopstream" || cfg.Log.Format != "json" {
 		t.Errorf("compose.yaml: data_dir %q, log.format %q; want /var/lib/shopstream and json", cfg.DataDir, cfg.Log.Format)
 	}
+}
+
+// --------------------------------------------------------------- Grafana
+
+// The Grafana provisioning (deploy/grafana): one ClickHouse data source, the
+// analytics store compose.yaml dials, and dashboards that query only it.
+const (
+	grafanaProvisioningDir = "grafana/provisioning"
+	grafanaDashboardsDir   = "grafana/dashboards"
+	clickhousePlugin       = "grafana-clickhouse-datasource"
+	primeCohortsDashboard  = "grafana/dashboards/prime-cohorts.json"
+)
+
+type grafanaDataSource struct {
+	Name     string `yaml:"name"`
+	UID      string `yaml:"uid"`
+	Type     string `yaml:"type"`
+	JSONData struct {
+		Host            string `yaml:"host"`
+		Port            int    `yaml:"port"`
+		Protocol        string `yaml:"protocol"`
+		Secure          bool   `yaml:"secure"`
+		Username        string `yaml:"username"`
+		DefaultDatabase string `yaml:"defaultDatabase"`
+	} `yaml:"jsonData"`
+}
+
+// grafanaYAML decodes every provisioning file of one kind (datasources,
+// dashboards) into out, one per file.
+func grafanaYAML[T any](t *testing.T, kind string) []T {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(grafanaProvisioningDir, kind, "*.y*ml"))
+	if len(files) == 0 {
+		t.Fatalf("deploy/%s/%s holds no provisioning file", grafanaProvisioningDir, kind)
+	}
+	var out []T
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v T
+		if err := yaml.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("deploy/%s: %v", f, err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// clickhouseDataSource is the one provisioned ClickHouse data source.
+func clickhouseDataSource(t *testing.T) grafanaDataSource {
+	t.Helper()
+	var found []grafanaDataSource
+	for _, f := range grafanaYAML[struct {
+		APIVersion  int                 `yaml:"apiVersion"`
+		DataSources []grafanaDataSource `yaml:"datasources"`
+	}](t, "datasources") {
+		if f.APIVersion != 1 {
+			t.Errorf("a datasources file has apiVersion %d, want 1", f.APIVersion)
+		}
+		for _, ds := range f.DataSources {
+			if ds.Type == clickhousePlugin {
+				found = append(found, ds)
+			}
+		}
+	}
+	if len(found) != 1 || found[0].UID == "" {
+		t.Fatalf("want one %s data source with a uid (dashboards name it by uid), found %+v", clickhousePlugin, found)
+	}
+	return found[0]
+}
+
+// dashboardPaths are where the dashboard providers read dashboards.
+func dashboardPaths(t *testing.T) []string {
+	t.Helper()
+	var paths []string
+	for _, f := range grafanaYAML[struct {
+		APIVersion int `yaml:"apiVersion"`
+		Providers  []struct {
+			Type    string `yaml:"type"`
+			Options struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}](t, "dashboards") {
+		for _, p := range f.Providers {
+			if p.Type != "file" || p.Options.Path == "" {
+				t.Errorf("dashboard provider %+v: want type file with options.path", p)
+				continue
+			}
+			paths = append(paths, p.Options.Path)
+		}
+	}
+	return paths
+}
+
+var pluginPin = regexp.MustCompile(`^` + clickhousePlugin + ` \d+\.\d+\.\d+$`)
+
+func TestComposeGrafanaIsProvisionedFromTheRepo(t *testing.T) {
+	c := loadCompose(t)
+	svc, ok := c.Services["grafana"]
+	if !ok {
+		t.Fatal("compose service grafana is missing")
+	}
+	if !pinnedTag.MatchString(svc.Image) || !strings.HasPrefix(svc.Image, "grafana/grafana:") {
+		t.Errorf("compose grafana image %q: pin an exact grafana/grafana tag (x.y.z)", svc.Image)
+	}
+	if p := svc.Environment["GF_INSTALL_PLUGINS"]; !pluginPin.MatchString(p) {
+		t.Errorf(`compose grafana GF_INSTALL_PLUGINS %q: want exactly "%s x.y.z" (pinned)`, p, clickhousePlugin)
+	}
+	if got := svc.DependsOn["clickhouse"].Condition; got != "service_healthy" {
+		t.Errorf("compose grafana depends on clickhouse with %q, want service_healthy", got)
+	}
+	published := false
+	for _, raw := range svc.Ports {
+		if p, err := parsePort(raw); err == nil && p.HostIP == "127.0.0.1" && p.Published == 3000 && p.Target == 3000 {
+			published = true
+		}
+	}
+	if !published {
+		t.Errorf("compose grafana publishes %v, want 127.0.0.1:3000:3000", svc.Ports)
+	}
+	if hc := svc.Healthcheck; hc == nil || !strings.Contains(strings.Join(hc.Test, " "), "/api/health") {
+		t.Error("compose grafana's health check should GET /api/health")
+	}
+
+	// The provisioning and the dashboards, from the repo, read-only, where
+	// Grafana and its dashboard providers read them.
+	mounted := map[string]string{} // container path -> repo dir
+	for _, raw := range svc.Volumes {
+		m, err := parseMount(raw)
+		if err != nil || !m.isBind() {
+			continue
+		}
+		if !m.ReadOnly {
+			t.Errorf("compose grafana mounts %s read-write; add :ro", m.Source)
+		}
+		mounted[m.Target] = filepath.Clean(m.Source)
+	}
+	if mounted["/etc/grafana/provisioning"] != grafanaProvisioningDir {
+		t.Errorf("compose grafana mounts %v; want ./%s at /etc/grafana/provisioning", mounted, grafanaProvisioningDir)
+	}
+	for _, p := range dashboardPaths(t) {
+		if mounted[p] != grafanaDashboardsDir {
+			t.Errorf("a dashboard provider reads %s, where compose grafana mounts %q, not ./%s", p, mounted[p], grafanaDashboardsDir)
+		}
+	}
+	home := svc.Environment["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+	dir, file := path.Split(home)
+	if src, ok := mounted[path.Clean(dir)]; !ok {
+		t.Errorf("the home dashboard %q is not in a mounted directory", home)
+	} else if _, err := os.Stat(filepath.Join(src, file)); err != nil {
+		t.Errorf("the home dashboard %q: %v", home, err)
+	}
+}
+
+func TestGrafanaDataSourceIsTheAnalyticsStore(t *testing.T) {
+	ds := clickhouseDataSource(t)
+	inside := loadConfig(t, composeConfigPath).Stores.Analytics
+	host, port := splitHostPort(t, addrOf(t, loadConfig(t, composeConfigPath), "clickhouse"))
+	j := ds.JSONData
+	if j.Host != host || j.Port != port || j.Protocol != "native" || j.Secure {
+		t.Errorf("the data source dials %s:%d over %q (secure %v); compose.yaml's analytics store is %s:%d, native, plain",
+			j.Host, j.Port, j.Protocol, j.Secure, host, port)
+	}
+	if j.DefaultDatabase != inside.Database || j.Username != inside.Username {
+		t.Errorf("the data source reads database %q as %q; compose.yaml's analytics store is %q as %q",
+			j.DefaultDatabase, j.Username, inside.Database, inside.Username)
+	}
+}
+
+// grafanaRef is a panel's, a target's or an annotation's data source.
+type grafanaRef struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+type grafanaTarget struct {
+	RefID      string      `json:"refId"`
+	Datasource *grafanaRef `json:"datasource"`
+	EditorType string      `json:"editorType"`
+	RawSQL     string      `json:"rawSql"`
+}
+
+type grafanaPanel struct {
+	ID              int             `json:"id"`
+	Type            string          `json:"type"`
+	Title           string          `json:"title"`
+	Datasource      *grafanaRef     `json:"datasource"`
+	Targets         []grafanaTarget `json:"targets"`
+	Panels          []grafanaPanel  `json:"panels"` // a row's
+	Transformations []struct {
+		ID      string          `json:"id"`
+		Options json.RawMessage `json:"options"`
+	} `json:"transformations"`
+}
+
+type grafanaDashboard struct {
+	UID         string         `json:"uid"`
+	Title       string         `json:"title"`
+	Panels      []grafanaPanel `json:"panels"`
+	Annotations struct {
+		List []struct {
+			Name       string        `json:"name"`
+			BuiltIn    int           `json:"builtIn"`
+			Datasource *grafanaRef   `json:"datasource"`
+			Target     grafanaTarget `json:"target"`
+		} `json:"list"`
+	} `json:"annotations"`
+	Templating struct {
+		List []struct {
+			Name  string `json:"name"`
+			Type  string `json:"type"`
+			Query any    `json:"query"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
+func loadDashboard(t *testing.T, file string) grafanaDashboard {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d grafanaDashboard
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatalf("deploy/%s does not parse: %v", file, err)
+	}
+	return d
+}
+
+// leafPanels flattens rows into their panels.
+func leafPanels(ps []grafanaPanel) []grafanaPanel {
+	var out []grafanaPanel
+	for _, p := range ps {
+		if p.Type == "row" {
+			out = append(out, leafPanels(p.Panels)...)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// sqlVariable finds the template variables a query uses: $name, ${name},
+// ${name:format} and [[name]].
+var sqlVariable = regexp.MustCompile(`\$\{(\w+)(?::[^}]*)?\}|\$(\w+)|\[\[(\w+)\]\]`)
+
+// grafanaGlobals are the variables Grafana itself defines.
+var grafanaGlobals = []string{"__from", "__to", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms", "__dashboard", "__org", "__user", "__timezone"}
+
+func TestGrafanaDashboardsQueryTheProvisionedDataSource(t *testing.T) {
+	ds := clickhouseDataSource(t)
+	want := grafanaRef{Type: ds.Type, UID: ds.UID}
+	files, _ := filepath.Glob(filepath.Join(grafanaDashboardsDir, "*.json"))
+	if !slices.Contains(files, filepath.FromSlash(primeCohortsDashboard)) {
+		t.Fatalf("deploy/%s is missing (found %v)", primeCohortsDashboard, files)
+	}
+	uids := map[string]string{}
+	for _, f := range files {
+		d := loadDashboard(t, f)
+		if d.UID == "" || d.Title == "" {
+			t.Errorf("deploy/%s: uid %q, title %q; want both", f, d.UID, d.Title)
+		}
+		if other, dup := uids[d.UID]; dup {
+			t.Errorf("deploy/%s and deploy/%s share the uid %q", f, other, d.UID)
+		}
+		uids[d.UID] = f
+		defined := map[string]bool{}
+		for _, v := range d.Templating.List {
+			defined[v.Name] = true
+		}
+		checkSQL := func(owner string, tg grafanaTarget) {
+			if tg.Datasource == nil || *tg.Datasource != want {
+				t.Errorf("deploy/%s %s queries data source %+v, want the provisioned %+v", f, owner, tg.Datasource, want)
+			}
+			if tg.EditorType != "sql" || strings.TrimSpace(tg.RawSQL) == "" {
+				t.Errorf("deploy/%s %s: editorType %q with SQL %q; want raw SQL", f, owner, tg.EditorType, tg.RawSQL)
+			}
+			for _, m := range sqlVariable.FindAllStringSubmatch(tg.RawSQL, -1) {
+				name := m[1] + m[2] + m[3]
+				if !defined[name] && !slices.Contains(grafanaGlobals, name) {
+					t.Errorf("deploy/%s %s uses the variable %q, which the dashboard does not define", f, owner, name)
+				}
+			}
+		}
+		panels := leafPanels(d.Panels)
+		if len(panels) == 0 {
+			t.Errorf("deploy/%s has no panels", f)
+		}
+		for _, p := range panels {
+			owner := fmt.Sprintf("panel %d %q", p.ID, p.Title)
+			if p.Datasource == nil || *p.Datasource != want {
+				t.Errorf("deploy/%s %s uses data source %+v, want the provisioned %+v", f, owner, p.Datasource, want)
+			}
+			if len(p.Targets) == 0 {
+				t.Errorf("deploy/%s %s has no query", f, owner)
+			}
+			for _, tg := range p.Targets {
+				checkSQL(owner+" query "+tg.RefID, tg)
+			}
+		}
+		for _, a := range d.Annotations.List {
+			if a.BuiltIn == 1 {
+				continue
+			}
+			if a.Datasource == nil || *a.Datasource != want {
+				t.Errorf("deploy/%s annotation %q uses data source %+v, want the provisioned %+v", f, a.Name, a.Datasource, want)
+			}
+			checkSQL("annotation "+a.Name, a.Target)
+		}
+	}
+}
+
+// cohortColumns are the columns of the cohort query: every number the
+// page's table shows, by week.
+var cohortColumns = []string{"week", "status",
+	"over_trials", "over_converted", "over_pending", "over_rate",
+	"under_trials", "under_converted", "under_pending", "under_rate",
+	"difference", "ci95_low", "ci95_high", "p_value"}
+
+// The Prime cohort dashboard has the page's panels (the rate by bucket, the
+// difference with its interval, every number), all on one query, with the
+// pending weeks as an annotation over that same query.
+func TestGrafanaPrimeCohortsHasThePagesPanels(t *testing.T) {
+	d := loadDashboard(t, primeCohortsDashboard)
+	panels := leafPanels(d.Panels)
+	var types []string
+	for _, p := range panels {
+		types = append(types, p.Type)
+	}
+	if strings.Join(types, ",") != "timeseries,timeseries,table" {
+		t.Fatalf("panels %v, want the rate chart, the difference chart and the table", types)
+	}
+	query := cohortQuery(t, d)
+	for _, p := range panels {
+		if len(p.Targets) != 1 || p.Targets[0].RawSQL != query {
+			t.Errorf("panel %q does not run the dashboard's one cohort query", p.Title)
+		}
+		for _, tr := range p.Transformations {
+			if tr.ID != "filterFieldsByName" {
+				continue
+			}
+			var o struct {
+				Include struct {
+					Names []string `json:"names"`
+				} `json:"include"`
+			}
+			if err := json.Unmarshal(tr.Options, &o); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range o.Include.Names {
+				if !slices.Contains(cohortColumns, n) {
+					t.Errorf("panel %q shows %q, which the cohort query does not return", p.Title, n)
+				}
+			}
+			if p.Type == "table" && !slices.Equal(o.Include.Names, cohortColumns) {
+				t.Errorf("the table shows %v, want every number %v", o.Include.Names, cohortColumns)
+			}
+		}
+	}
+	for _, c := range cohortColumns {
+		if !regexp.MustCompile(`(?m)(\bAS ` + c + `\b|^\s+` + c + `,)`).MatchString(query) {
+			t.Errorf("the cohort query does not return %s", c)
+		}
+	}
+	if len(d.Annotations.List) != 1 || !strings.Contains(d.Annotations.List[0].Target.RawSQL, query) {
+		t.Errorf("want one annotation, the pending weeks, over the cohort query")
+	}
+}
+
+func cohortQuery(t *testing.T, d grafanaDashboard) string {
+	t.Helper()
+	ps := leafPanels(d.Panels)
+	if len(ps) == 0 || len(ps[0].Targets) == 0 {
+		t.Fatal("the dashboard has no query")
+	}
+	return ps[0].Targets[0].RawSQL
+}
+
+// grafanaInterpolate fills a query's variables as Grafana does: the
+// dashboard's constants, and the time range in epoch milliseconds.
+func grafanaInterpolate(t *testing.T, d grafanaDashboard, sql string, from, to time.Time) string {
+	t.Helper()
+	values := map[string]string{
+		"__from": strconv.FormatInt(from.UnixMilli(), 10),
+		"__to":   strconv.FormatInt(to.UnixMilli(), 10),
+	}
+	for _, v := range d.Templating.List {
+		if v.Type != "constant" {
+			t.Fatalf("variable %s is a %s; this test fills constants only", v.Name, v.Type)
+		}
+		values[v.Name] = fmt.Sprint(v.Query)
+	}
+	return sqlVariable.ReplaceAllStringFunc(sql, func(m string) string {
+		s := sqlVariable.FindStringSubmatch(m)
+		return values[s[1]+s[2]+s[3]]
+	})
+}
+
+// TestContract runs the dashboards' SQL on a real ClickHouse, on a scratch
+// database the analytics store migrates and writes, and checks that Grafana
+// shows the numbers GET /v1/analytics/prime-cohorts serves: the store's
+// PrimeCohorts compared by package cohort. `make test-real` runs it with
+// the stores' contract suites (TestContract/real-*), on deploy/local's
+// ClickHouse 18.16.
+func TestContract(t *testing.T) {
+	t.Run("real-clickhouse", func(t *testing.T) {
+		addr := realserver.Addr(t, realserver.ClickHouse)
+		database := realserver.ScratchClickHouse(t, addr)
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		st, err := analytics.Open(ctx, config.AnalyticsStore{Driver: "clickhouse", Addrs: []string{addr}, Database: database, Username: "default"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		db := clickhouse.OpenDB(&clickhouse.Options{Addr: []string{addr}, Auth: clickhouse.Auth{Database: database, Username: "default"}})
+		defer db.Close()
+		checkCohortQueries(ctx, t, st, db)
+	})
+}
+
+// checkCohortQueries writes trials of three weeks through the store, then
+// checks every number of the cohort query against the store's, and the
+// pending annotation.
+func checkCohortQueries(ctx context.Context, t *testing.T, st analytics.Store, db *sql.DB) {
+	now := time.Now().UTC().Truncate(time.Second)
+	p := cohort.Week(now)       // this week: still in trial
+	a := p.AddDate(0, 0, -7*20) // two ended weeks, 20 weeks ago
+	b := a.AddDate(0, 0, 7)
+	day := 24 * time.Hour
+	trial := func(id, user string, at time.Time, spendCents int64) analytics.Event {
+		return analytics.Event{ID: id, Type: topics.TypeMembershipTrialStarted, UserID: user, OccurredAt: at,
+			AmountCents: spendCents, Currency: "USD", TrialEndsAt: at.Add(30 * day)}
+	}
+	change := func(id, typ, user string, at time.Time) analytics.Event {
+		return analytics.Event{ID: id, Type: typ, UserID: user, OccurredAt: at}
+	}
+	events := []analytics.Event{
+		// Week a, over $100: u1 converts at the trial's end, u2 cancels in it.
+		trial("e1", "u1", a.Add(10*time.Hour), 15000),
+		trial("e2", "u2", a.Add(day), 10001),
+		change("e3", topics.TypeMembershipCanceled, "u2", a.Add(5*day)),
+		// Week a, $100 or less: u3 ($100.00 exactly) converts early, then
+		// leaves during the trial (not converted); u4 (no purchase, Sunday's
+		// last second) leaves after the trial had converted.
+		trial("e4", "u3", a.Add(2*day), 10000),
+		change("e5", topics.TypeMembershipConverted, "u3", a.Add(3*day)),
+		change("e6", topics.TypeMembershipCanceled, "u3", a.Add(4*day)),
+		trial("e7", "u4", a.Add(7*day-time.Second), 0),
+		change("e8", topics.TypeMembershipCanceled, "u4", a.Add(40*day)),
+		// Week b: a trial from Monday 00:00:00, without a purchase; a later
+		// order does not move it to the other bucket.
+		trial("e9", "u5", b, 0),
+		{ID: "e10", Type: topics.TypeOrderCreated, UserID: "u5", OrderID: "o-1", OccurredAt: b.Add(time.Hour), AmountCents: 99999, Currency: "USD"},
+		// This week, over $100, running.
+		trial("e11", "u6", now, 20000),
+	}
+	// In two batches, the first again in the second: a redelivery.
+	if err := st.WriteEvents(ctx, events[:5]); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WriteEvents(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+
+	d := loadDashboard(t, primeCohortsDashboard)
+	query := grafanaInterpolate(t, d, cohortQuery(t, d), a, now)
+	got := queryCohortRows(ctx, t, db, query)
+	weeks, err := st.PrimeCohorts(ctx, a, now, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(weeks) != 3 || len(got) != len(weeks) {
+		t.Fatalf("Grafana shows %d weeks, the API %d; want the 3 written: %v", len(got), len(weeks), got)
+	}
+	for i, w := range weeks {
+		c := cohort.Compare(w.Over100, w.UpTo100)
+		status := "Final"
+		if w.Over100.Pending+w.UpTo100.Pending > 0 {
+			status = "Pending"
+		}
+		want := map[string]any{"week": w.Week.Format(time.DateOnly), "status": status,
+			"over_trials": w.Over100.Trials, "over_converted": w.Over100.Converted, "over_pending": w.Over100.Pending, "over_rate": w.Over100.Rate(),
+			"under_trials": w.UpTo100.Trials, "under_converted": w.UpTo100.Converted, "under_pending": w.UpTo100.Pending, "under_rate": w.UpTo100.Rate(),
+			"difference": c.Difference, "ci95_low": c.Low, "ci95_high": c.High, "p_value": c.PValue}
+		for _, col := range cohortColumns {
+			g, wv := got[i][col], want[col]
+			if wf, ok := wv.(float64); ok {
+				gf, isFloat := g.(float64)
+				if math.IsNaN(wf) && g != nil || !math.IsNaN(wf) && (!isFloat || math.Abs(gf-wf) > 1e-12) {
+					t.Errorf("week %s %s: Grafana %v, API %v", want["week"], col, g, wf)
+				}
+				continue
+			}
+			if g != wv {
+				t.Errorf("week %s %s: Grafana %v, API %v", want["week"], col, g, wv)
+			}
+		}
+	}
+	// The scenario's shape, so the comparison above compares something.
+	// u3 canceled during the trial, after converting early: not converted.
+	if got[0]["over_converted"] != int64(1) || got[0]["under_converted"] != int64(1) || got[0]["p_value"] == nil ||
+		got[1]["over_rate"] != nil || got[2]["status"] != "Pending" {
+		t.Errorf("unexpected cohorts for the trials written: %v", got)
+	}
+
+	// The pending annotation: this week, as a region a week long.
+	anno := grafanaInterpolate(t, d, d.Annotations.List[0].Target.RawSQL, a, now)
+	var start, end time.Time
+	var text string
+	if err := db.QueryRowContext(ctx, anno).Scan(&start, &end, &text); err != nil {
+		t.Fatalf("the pending annotation: %v", err)
+	}
+	if !start.Equal(p) || !end.Equal(p.AddDate(0, 0, 7)) || text == "" {
+		t.Errorf("pending region %v..%v %q, want %v..%v", start, end, text, p, p.AddDate(0, 0, 7))
+	}
+}
+
+// queryCohortRows runs the cohort query: one map per week, counts as
+// int64, numbers as float64 or nil (NULL), the week as YYYY-MM-DD.
+func queryCohortRows(ctx context.Context, t *testing.T, db *sql.DB, query string) []map[string]any {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		t.Fatalf("the cohort query fails: %v\n%s", err, query)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	for _, c := range cohortColumns {
+		if !slices.Contains(cols, c) {
+			t.Errorf("the cohort query returns %v, without %s", cols, c)
+		}
+	}
+	var out []map[string]any
+	for rows.Next() {
+		dest := make([]any, len(cols))
+		for i, c := range cols {
+			switch {
+			case c == "week":
+				dest[i] = new(time.Time)
+			case c == "status":
+				dest[i] = new(string)
+			case strings.HasSuffix(c, "_trials") || strings.HasSuffix(c, "_converted") || strings.HasSuffix(c, "_pending"):
+				dest[i] = new(uint64)
+			default:
+				dest[i] = new(sql.NullFloat64)
+			}
+		}
+		if err := rows.Scan(dest...); err != nil {
+			t.Fatalf("scan the cohort query: %v", err)
+		}
+		r := map[string]any{}
+		for i, c := range cols {
+			switch v := dest[i].(type) {
+			case *time.Time:
+				r[c] = v.UTC().Format(time.DateOnly)
+			case *string:
+				r[c] = *v
+			case *uint64:
+				r[c] = int64(*v)
+			case *sql.NullFloat64:
+				if v.Valid && !math.IsNaN(v.Float64) {
+					r[c] = v.Float64
+				} else {
+					r[c] = nil
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // ------------------------------------------------------------ Dockerfile
