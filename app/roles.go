@@ -22,6 +22,7 @@ import (
 	"github.com/shopstream/shopstream/processors/notification"
 	"github.com/shopstream/shopstream/processors/order"
 	"github.com/shopstream/shopstream/shipping"
+	"github.com/shopstream/shopstream/sinks/analytics"
 	"github.com/shopstream/shopstream/sinks/history"
 	"github.com/shopstream/shopstream/sinks/search"
 )
@@ -123,6 +124,10 @@ func (a *App) ServeAPI() error {
 	api.NewCarts(a.Producer, views, views, api.CartLogger(a.Log), api.CartMaxPerLine(cfg.MaxQuantityPerLine)).Mount(a.Mux)
 	api.NewNotifications(views.notification, api.NotificationsLogger(a.Log)).Mount(a.Mux)
 	api.NewMemberships(a.Producer, views, api.MembershipLogger(a.Log)).Mount(a.Mux)
+	if a.Stores.Analytics != nil {
+		api.NewAnalytics(a.Stores.Analytics, api.AnalyticsLogger(a.Log)).Mount(a.Mux)
+		api.NewDashboard().Mount(a.Mux)
+	}
 
 	svc := ordertaking.NewService(a.Stores.Orders, views, views,
 		ordertaking.Limits{MaxLines: cfg.MaxLines, MaxQuantity: cfg.MaxQuantityPerLine, TTL: cfg.TTL}, ordertaking.TrialCheck(views))
@@ -256,6 +261,21 @@ func (a *App) RunShipping() error {
 	return nil
 }
 
+// RunAnalyticsSink writes membership and order events into the analytics
+// store, which must have been opened (AnalyticsStore).
+func (a *App) RunAnalyticsSink() error {
+	if a.Stores.Analytics == nil {
+		return fmt.Errorf("app: the analytics sink needs the analytics store")
+	}
+	sink, err := analytics.NewSink(a.Stores.Analytics, a.kafkaOpts, "analytics-sink", a.Producer,
+		analytics.SinkLogger(a.Log), analytics.ConsumerOptions(eventlog.CountIn(a.Metrics.RecordsIn)))
+	if err != nil {
+		return err
+	}
+	a.Go("analytics sink", sink.Run)
+	return nil
+}
+
 // RunHistoryMigration moves final orders from the order-taking database
 // to the history store (history_migration.*).
 func (a *App) RunHistoryMigration() error {
@@ -277,7 +297,7 @@ func (a *App) AllInOne() error {
 			return err
 		}
 	}
-	for _, run := range []func() error{a.RunSearchSink, a.RunPayment, a.RunShipping, a.RunHistoryMigration} {
+	for _, run := range []func() error{a.RunSearchSink, a.RunAnalyticsSink, a.RunPayment, a.RunShipping, a.RunHistoryMigration} {
 		if err := run(); err != nil {
 			return err
 		}

@@ -59,7 +59,7 @@ reads the processors' tables through goka views and queries the search
 store. Scale it out behind a load balancer.`,
 	}
 	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.OrdersStore, app.HistoryStore, app.SearchStore}, (*app.App).ServeAPI)
+		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.OrdersStore, app.HistoryStore, app.SearchStore, app.AnalyticsStore}, (*app.App).ServeAPI)
 	}
 	return c
 }
@@ -94,7 +94,7 @@ topics.partitions instances; each keeps its tables under data_dir/state.`,
 }
 
 func sinkCommand() *command {
-	return &command{name: "sink", summary: "run a sink that keeps a store current from Kafka", children: []*command{searchSinkCommand()}}
+	return &command{name: "sink", summary: "run a sink that keeps a store current from Kafka", children: []*command{searchSinkCommand(), analyticsSinkCommand()}}
 }
 
 func searchSinkCommand() *command {
@@ -164,6 +164,24 @@ Several instances may run at once.`,
 	}
 	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.OrdersStore, app.HistoryStore}, (*app.App).RunHistoryMigration)
+	}
+	return c
+}
+
+func analyticsSinkCommand() *command {
+	c := &command{
+		name:    "analytics",
+		summary: "write membership and order events into the analytics store",
+		usage: `shopstream sink analytics [--config FILE] [--<key> VALUE ...]
+
+Consumes membership.events and order.events and writes them, in batches
+with a bounded delay, into the analytics store (stores.analytics:
+ClickHouse or SQLite), deduplicated by event id, with each trial's
+conversion kept current for the Prime cohort query
+(GET /v1/analytics/prime-cohorts). Idempotent across a crash and restart.`,
+	}
+	c.run = func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return serve(ctx, c, args, stdout, stderr, []app.StoreRole{app.AnalyticsStore}, (*app.App).RunAnalyticsSink)
 	}
 	return c
 }
