@@ -271,12 +271,12 @@ func TestMembershipRoutes(t *testing.T) {
 		expectMember(t, member(t, base, u, "cancel"), http.StatusConflict, membership.None, "pending")
 		expectMember(t, member(t, base, u, "trial"), http.StatusOK, membership.Trial, "pending")
 		clk.Add(oneDay)
-		if s := expectMember(t, member(t, base, u, "convert"), http.StatusOK, membership.Member, "true"); !s.ConvertedAt.Equal(clk.Now()) {
-			t.Errorf("an explicit convert converts at once: %+v", s)
-		}
-		expectMember(t, member(t, base, u, "convert"), http.StatusConflict, membership.Member, "true")
+		// A full member at once; converted for the cohorts only if still a
+		// member when the trial ends.
+		expectMember(t, member(t, base, u, "convert"), http.StatusOK, membership.Member, "pending")
+		expectMember(t, member(t, base, u, "convert"), http.StatusConflict, membership.Member, "pending")
 		clk.Add(oneDay)
-		expectMember(t, member(t, base, u, "cancel"), http.StatusOK, membership.Canceled, "true")
+		expectMember(t, member(t, base, u, "cancel"), http.StatusOK, membership.Canceled, "false")
 	})
 
 	t.Run("bad-input-is-a-4xx", func(t *testing.T) {

@@ -130,17 +130,16 @@ func (m Membership) StateAt(t time.Time) State {
 }
 
 // Conversion says, as of t, whether the trial converted: the user was
-// still a member when the trial ended (a cancel at or after trial_ends_at
-// still counts, and so does an explicit convert during the trial, whatever
-// follows). decided is false without a trial and while the trial runs
-// (pending); at is when the user became a member.
+// still a member when the trial ended, as the analytics counts it
+// (docs/analytics.md). A cancel before trial_ends_at means no, even after
+// an explicit convert; a cancel at or after it still counts as converted.
+// decided is false without a trial and while the trial runs (pending); at
+// is when the conversion became certain (the trial's end).
 func (m Membership) Conversion(t time.Time) (converted, decided bool, at time.Time) {
 	switch {
 	case m.State == "":
 		return false, false, time.Time{}
-	case !m.ConvertedAt.IsZero():
-		return true, true, m.ConvertedAt
-	case m.State == Canceled:
+	case !m.CanceledAt.IsZero() && m.CanceledAt.Before(m.TrialEndsAt):
 		return false, true, time.Time{}
 	case !t.Before(m.TrialEndsAt):
 		return true, true, m.TrialEndsAt
