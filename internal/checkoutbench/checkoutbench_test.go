@@ -18,9 +18,19 @@ import (
 // through the store's own reads, that what they write is what a checkout
 // writes, on both engines.
 
+// TestContract runs the baselines' checks on each engine; real-server
+// subtests are named real-<server> (make runs them apart).
+func TestContract(t *testing.T) {
+	engines(t, func(t *testing.T, cfg config.OrdersStore) {
+		t.Run("raw-checkouts-write-what-the-store-reads", func(t *testing.T) { rawCheckoutsWriteWhatTheStoreReads(t, cfg) })
+		t.Run("raw-checkouts-report-a-sold-out-order", func(t *testing.T) { rawCheckoutsReportASoldOutOrder(t, cfg) })
+		t.Run("naive-flash-sale-sells-every-unit-once", func(t *testing.T) { naiveFlashSaleSellsEveryUnitOnce(t, cfg) })
+	})
+}
+
 func engines(t *testing.T, test func(t *testing.T, cfg config.OrdersStore)) {
-	t.Run("sqlite", func(t *testing.T) { test(t, config.OrdersStore{Driver: "sqlite"}) })
-	t.Run("mysql", func(t *testing.T) {
+	t.Run("embedded-sqlite", func(t *testing.T) { test(t, config.OrdersStore{Driver: "sqlite"}) })
+	t.Run("real-mysql", func(t *testing.T) {
 		test(t, config.OrdersStore{Driver: "mysql", DSN: realserver.ScratchMySQL(t, realserver.Addr(t, realserver.MySQL))})
 	})
 }
@@ -48,100 +58,94 @@ func open(t *testing.T, cfg config.OrdersStore, stock map[string]int64) (orderdb
 	return s, db
 }
 
-func TestRawCheckoutsWriteWhatTheStoreReads(t *testing.T) {
-	engines(t, func(t *testing.T, cfg config.OrdersStore) {
-		ctx := t.Context()
-		const items, orders = 20, 40
-		var ids []string
-		stock := map[string]int64{}
-		for i := range items {
-			ids = append(ids, checkoutbench.Item("t", i))
-			stock[ids[i]] = 100
+func rawCheckoutsWriteWhatTheStoreReads(t *testing.T, cfg config.OrdersStore) {
+	ctx := t.Context()
+	const items, orders = 20, 40
+	var ids []string
+	stock := map[string]int64{}
+	for i := range items {
+		ids = append(ids, checkoutbench.Item("t", i))
+		stock[ids[i]] = 100
+	}
+	s, db := open(t, cfg, stock)
+	w := checkoutbench.Work{Orders: orders, Callers: 8, Lines: checkoutbench.Pairs("t", items), TTL: time.Hour}
+	p, err := checkoutbench.RawCheckouts(ctx, db, cfg.Driver, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Orders != orders || len(p.Latency) != orders {
+		t.Fatalf("phase of %d orders, %d latencies; want %d", p.Orders, len(p.Latency), orders)
+	}
+	for _, id := range ids {
+		if r, _, err := s.Stock(ctx, id); err != nil || r.Committed != orders*2/items {
+			t.Fatalf("%s: committed %d, %v; want %d", id, r.Committed, err, orders*2/items)
 		}
-		s, db := open(t, cfg, stock)
-		w := checkoutbench.Work{Orders: orders, Callers: 8, Lines: checkoutbench.Pairs("t", items), TTL: time.Hour}
-		p, err := checkoutbench.RawCheckouts(ctx, db, cfg.Driver, w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Orders != orders || len(p.Latency) != orders {
-			t.Fatalf("phase of %d orders, %d latencies; want %d", p.Orders, len(p.Latency), orders)
-		}
-		for _, id := range ids {
-			if r, _, err := s.Stock(ctx, id); err != nil || r.Committed != orders*2/items {
-				t.Fatalf("%s: committed %d, %v; want %d", id, r.Committed, err, orders*2/items)
-			}
-		}
+	}
 
-		out, err := s.PendingOutbox(ctx, 2*orders)
+	out, err := s.PendingOutbox(ctx, 2*orders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != orders {
+		t.Fatalf("%d outbox records, want %d", len(out), orders)
+	}
+	users := map[string]bool{}
+	for _, rec := range out {
+		ev, err := topics.Decode(rec.Value)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(out) != orders {
-			t.Fatalf("%d outbox records, want %d", len(out), orders)
+		created, ok := ev.Data.(topics.OrderCreated)
+		if rec.Topic != topics.OrderEvents || ev.Type != topics.TypeOrderCreated || !ok || ev.ID != rec.EventID || rec.Key != created.OrderID {
+			t.Fatalf("outbox record %+v holds %+v", rec, ev)
 		}
-		users := map[string]bool{}
-		for _, rec := range out {
-			ev, err := topics.Decode(rec.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			created, ok := ev.Data.(topics.OrderCreated)
-			if rec.Topic != topics.OrderEvents || ev.Type != topics.TypeOrderCreated || !ok || ev.ID != rec.EventID || rec.Key != created.OrderID {
-				t.Fatalf("outbox record %+v holds %+v", rec, ev)
-			}
-			o, err := s.Order(ctx, created.OrderID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if o.Status != lifecycle.Created || o.UserID != created.UserID || o.TotalCents != 350 || o.TotalCents != created.TotalCents ||
-				len(o.Lines) != 2 || o.Lines[0].ItemID >= o.Lines[1].ItemID || len(o.Timeline) != 1 || !o.ExpiresAt.Equal(created.ExpiresAt) ||
-				o.ExpiresAt.Sub(o.CreatedAt) != time.Hour {
-				t.Fatalf("order %+v from event %+v", o, created)
-			}
-			users[o.UserID] = true
+		o, err := s.Order(ctx, created.OrderID)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if len(users) != orders {
-			t.Fatalf("%d users ordered, want %d", len(users), orders)
+		if o.Status != lifecycle.Created || o.UserID != created.UserID || o.TotalCents != 350 || o.TotalCents != created.TotalCents ||
+			len(o.Lines) != 2 || o.Lines[0].ItemID >= o.Lines[1].ItemID || len(o.Timeline) != 1 || !o.ExpiresAt.Equal(created.ExpiresAt) ||
+			o.ExpiresAt.Sub(o.CreatedAt) != time.Hour {
+			t.Fatalf("order %+v from event %+v", o, created)
 		}
-	})
+		users[o.UserID] = true
+	}
+	if len(users) != orders {
+		t.Fatalf("%d users ordered, want %d", len(users), orders)
+	}
 }
 
 // A line the stock cannot fill fails its order, which leaves nothing
 // behind, and the phase says so.
-func TestRawCheckoutsReportASoldOutOrder(t *testing.T) {
-	engines(t, func(t *testing.T, cfg config.OrdersStore) {
-		ctx := t.Context()
-		s, db := open(t, cfg, map[string]int64{"scarce": 1, "plenty": 10})
-		lines := func(int) []checkoutbench.Line {
-			return []checkoutbench.Line{{ItemID: "plenty", Quantity: 1, PriceCents: 10}, {ItemID: "scarce", Quantity: 1, PriceCents: 10}}
-		}
-		_, err := checkoutbench.RawCheckouts(ctx, db, cfg.Driver, checkoutbench.Work{Orders: 2, Callers: 1, Lines: lines, TTL: time.Hour})
-		if err == nil || !strings.Contains(err.Error(), "1 of 2 calls failed") || !strings.Contains(err.Error(), "scarce is sold out") {
-			t.Fatalf("err = %v, want 1 of 2 failed on scarce", err)
-		}
-		if r, _, _ := s.Stock(ctx, "plenty"); r.Committed != 1 {
-			t.Fatalf("plenty: committed %d, want 1: the failed order was not rolled back", r.Committed)
-		}
-		if n, _, err := s.OutboxBacklog(ctx); err != nil || n != 1 {
-			t.Fatalf("outbox %d, %v; want 1", n, err)
-		}
-	})
+func rawCheckoutsReportASoldOutOrder(t *testing.T, cfg config.OrdersStore) {
+	ctx := t.Context()
+	s, db := open(t, cfg, map[string]int64{"scarce": 1, "plenty": 10})
+	lines := func(int) []checkoutbench.Line {
+		return []checkoutbench.Line{{ItemID: "plenty", Quantity: 1, PriceCents: 10}, {ItemID: "scarce", Quantity: 1, PriceCents: 10}}
+	}
+	_, err := checkoutbench.RawCheckouts(ctx, db, cfg.Driver, checkoutbench.Work{Orders: 2, Callers: 1, Lines: lines, TTL: time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 calls failed") || !strings.Contains(err.Error(), "scarce is sold out") {
+		t.Fatalf("err = %v, want 1 of 2 failed on scarce", err)
+	}
+	if r, _, _ := s.Stock(ctx, "plenty"); r.Committed != 1 {
+		t.Fatalf("plenty: committed %d, want 1: the failed order was not rolled back", r.Committed)
+	}
+	if n, _, err := s.OutboxBacklog(ctx); err != nil || n != 1 {
+		t.Fatalf("outbox %d, %v; want 1", n, err)
+	}
 }
 
-func TestNaiveFlashSaleSellsEveryUnitOnce(t *testing.T) {
-	engines(t, func(t *testing.T, cfg config.OrdersStore) {
-		ctx := t.Context()
-		s, db := open(t, cfg, map[string]int64{"hot": 10})
-		p, err := checkoutbench.NaiveFlashSale(ctx, db, "hot", 30)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, _, err := s.Stock(ctx, "hot")
-		if err != nil || p.Orders != 10 || r.Committed != 10 || len(p.Latency) != 30 {
-			t.Fatalf("sold %d, committed %d, %d latencies, %v; want 10, 10, 30", p.Orders, r.Committed, len(p.Latency), err)
-		}
-	})
+func naiveFlashSaleSellsEveryUnitOnce(t *testing.T, cfg config.OrdersStore) {
+	ctx := t.Context()
+	s, db := open(t, cfg, map[string]int64{"hot": 10})
+	p, err := checkoutbench.NaiveFlashSale(ctx, db, "hot", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := s.Stock(ctx, "hot")
+	if err != nil || p.Orders != 10 || r.Committed != 10 || len(p.Latency) != 30 {
+		t.Fatalf("sold %d, committed %d, %d latencies, %v; want 10, 10, 30", p.Orders, r.Committed, len(p.Latency), err)
+	}
 }
 
 func TestRawCheckoutsRefuseAnUnknownDriver(t *testing.T) {

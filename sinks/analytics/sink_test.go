@@ -21,9 +21,10 @@ import (
 	"github.com/shopstream/shopstream/topics"
 )
 
-// TestSink runs the sink over the real Kafka protocol (the embedded broker,
-// or SHOPSTREAM_TEST_KAFKA) into each adapter.
-func TestSink(t *testing.T) {
+// TestContractSink runs the sink over the real Kafka protocol (the
+// embedded broker, or SHOPSTREAM_TEST_KAFKA) into each adapter; its name
+// puts its real-clickhouse subtest in make's real pass.
+func TestContractSink(t *testing.T) {
 	for _, a := range []struct {
 		name   string
 		server func(t testing.TB) freshDB
