@@ -21,17 +21,24 @@ import (
 // TestContract runs the baselines' checks on each engine; real-server
 // subtests are named real-<server> (make runs them apart).
 func TestContract(t *testing.T) {
-	engines(t, func(t *testing.T, cfg config.OrdersStore) {
-		t.Run("raw-checkouts-write-what-the-store-reads", func(t *testing.T) { rawCheckoutsWriteWhatTheStoreReads(t, cfg) })
-		t.Run("raw-checkouts-report-a-sold-out-order", func(t *testing.T) { rawCheckoutsReportASoldOutOrder(t, cfg) })
-		t.Run("naive-flash-sale-sells-every-unit-once", func(t *testing.T) { naiveFlashSaleSellsEveryUnitOnce(t, cfg) })
+	engines(t, func(t *testing.T, fresh func(*testing.T) config.OrdersStore) {
+		t.Run("raw-checkouts-write-what-the-store-reads", func(t *testing.T) { rawCheckoutsWriteWhatTheStoreReads(t, fresh(t)) })
+		t.Run("raw-checkouts-report-a-sold-out-order", func(t *testing.T) { rawCheckoutsReportASoldOutOrder(t, fresh(t)) })
+		t.Run("naive-flash-sale-sells-every-unit-once", func(t *testing.T) { naiveFlashSaleSellsEveryUnitOnce(t, fresh(t)) })
 	})
 }
 
-func engines(t *testing.T, test func(t *testing.T, cfg config.OrdersStore)) {
-	t.Run("embedded-sqlite", func(t *testing.T) { test(t, config.OrdersStore{Driver: "sqlite"}) })
+// engines runs test on each engine with a way to get a fresh, empty
+// database for each check.
+func engines(t *testing.T, test func(t *testing.T, fresh func(*testing.T) config.OrdersStore)) {
+	t.Run("embedded-sqlite", func(t *testing.T) {
+		test(t, func(*testing.T) config.OrdersStore { return config.OrdersStore{Driver: "sqlite"} })
+	})
 	t.Run("real-mysql", func(t *testing.T) {
-		test(t, config.OrdersStore{Driver: "mysql", DSN: realserver.ScratchMySQL(t, realserver.Addr(t, realserver.MySQL))})
+		dsn := realserver.Addr(t, realserver.MySQL)
+		test(t, func(t *testing.T) config.OrdersStore {
+			return config.OrdersStore{Driver: "mysql", DSN: realserver.ScratchMySQL(t, dsn)}
+		})
 	})
 }
 
