@@ -68,7 +68,9 @@ func waitSearch(t *testing.T, base, query string, want []string) {
 	t.Helper()
 	want = append([]string(nil), want...)
 	sort.Strings(want)
-	deadline := time.Now().Add(20 * time.Second)
+	// On a shared Kafka the processors' first start catches up with every
+	// earlier test's records first.
+	deadline := time.Now().Add(90 * time.Second)
 	var got []string
 	for time.Now().Before(deadline) {
 		if got = searchIDs(t, base, query); strings.Join(got, ",") == strings.Join(want, ",") {

@@ -164,11 +164,32 @@ func (c *Consumer) deadLetter(ctx context.Context, r *kgo.Record, reason error) 
 // must not move past a record that is neither handled nor dead-lettered.
 // The id derives from the record's position (topics.DeadLetterID).
 func DeadLetter(ctx context.Context, p *Producer, source string, r *kgo.Record, reason string) error {
-	ev, err := topics.New(topics.TypeDeadLetter, string(r.Key), topics.DeadLetter{
-		Reason: reason, Source: source, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Original: r.Value,
-	}, topics.WithID(topics.DeadLetterID(source, r.Topic, r.Partition, r.Offset)))
-	if err != nil {
-		return err
+	return DeadLetters(ctx, p, source, []Rejected{{r, reason}})
+}
+
+// Rejected is a record and why it is refused.
+type Rejected struct {
+	Record *kgo.Record
+	Reason string
+}
+
+// DeadLetters is DeadLetter for many records with one wait for all the
+// acknowledgements: a batch full of refusals costs one round trip.
+func DeadLetters(ctx context.Context, p *Producer, source string, rejected []Rejected) error {
+	recs := make([]*kgo.Record, 0, len(rejected))
+	for _, rj := range rejected {
+		r := rj.Record
+		ev, err := topics.New(topics.TypeDeadLetter, string(r.Key), topics.DeadLetter{
+			Reason: rj.Reason, Source: source, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Original: r.Value,
+		}, topics.WithID(topics.DeadLetterID(source, r.Topic, r.Partition, r.Offset)))
+		if err != nil {
+			return err
+		}
+		rec, err := Record(topics.DeadLetterTopic(r.Topic), ev)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, rec)
 	}
-	return p.Publish(ctx, topics.DeadLetterTopic(r.Topic), ev)
+	return p.PublishRecords(ctx, recs...)
 }

@@ -48,15 +48,14 @@ func (in *Inbound) Run(ctx context.Context) error { return in.consumer.Run(ctx) 
 
 func (in *Inbound) handle(ctx context.Context, batch []eventlog.Delivery) error {
 	changed := false
+	var refused []eventlog.Rejected
 	for _, d := range batch {
 		c, err := in.apply(ctx, d.Event)
 		var reject rejection
 		switch {
 		case errors.As(err, &reject):
 			in.log.Warn("dead-lettered an inbound event", "topic", d.Record.Topic, "type", d.Event.Type, "id", d.Event.ID, "reason", reject.reason)
-			if err := eventlog.DeadLetter(ctx, in.deadLetters, InboundGroup, d.Record, reject.reason); err != nil {
-				return err
-			}
+			refused = append(refused, eventlog.Rejected{Record: d.Record, Reason: reject.reason})
 		case err != nil:
 			return fmt.Errorf("ordertaking: apply %s %s: %w", d.Event.Type, d.Event.ID, err)
 		}
@@ -65,7 +64,9 @@ func (in *Inbound) handle(ctx context.Context, batch []eventlog.Delivery) error 
 	if changed {
 		in.svc.kick()
 	}
-	return nil
+	// All of the batch's dead letters, acknowledged before its offsets
+	// move: one round trip however many.
+	return eventlog.DeadLetters(ctx, in.deadLetters, InboundGroup, refused)
 }
 
 // rejection is an event the database refuses for good.
