@@ -25,6 +25,7 @@ import (
 	"github.com/shopstream/shopstream/processors/catalog"
 	"github.com/shopstream/shopstream/processors/membership"
 	pt "github.com/shopstream/shopstream/processors/processortest"
+	"github.com/shopstream/shopstream/sinks/analytics/cohort"
 	"github.com/shopstream/shopstream/topics"
 )
 
@@ -412,7 +413,7 @@ func TestPrimeTrialCheckout(t *testing.T) {
 		return s.State == membership.Trial
 	})
 	if s.SpendCents != tvPrice || s.Currency != "USD" || s.OrderID != order.OrderID || *s.Bucket != membership.BucketOver100 ||
-		!s.TrialStartedAt.Equal(order.CreatedAt) || *s.CohortWeek != membership.CohortWeek(order.CreatedAt).Format(time.DateOnly) {
+		!s.TrialStartedAt.Equal(order.CreatedAt) || *s.CohortWeek != cohort.Week(order.CreatedAt).Format(time.DateOnly) {
 		t.Fatalf("the trial of order %+v: %+v", order, s)
 	}
 

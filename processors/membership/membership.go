@@ -28,6 +28,7 @@ import (
 
 	"github.com/shopstream/shopstream/ingest"
 	"github.com/shopstream/shopstream/processors"
+	"github.com/shopstream/shopstream/sinks/analytics/cohort"
 	"github.com/shopstream/shopstream/topics"
 )
 
@@ -44,13 +45,9 @@ type Codec = processors.JSON[Membership]
 // DefaultTrialDays is the length of a trial unless configured.
 const DefaultTrialDays = 30
 
-// The spend threshold of the analytics buckets: over $100.00, or $100.00
-// or less (no purchase included). A trial without a purchase records a
-// spend of 0 in ThresholdCurrency.
-const (
-	ThresholdCents    = 10000
-	ThresholdCurrency = "USD"
-)
+// ThresholdCurrency is the currency of a trial without a purchase, whose
+// spend is 0; the buckets' threshold is cohort.ThresholdCents.
+const ThresholdCurrency = "USD"
 
 // The analytics buckets of the spend at signup.
 const (
@@ -147,18 +144,10 @@ func (m Membership) Conversion(t time.Time) (converted, decided bool, at time.Ti
 	return false, false, time.Time{}
 }
 
-// CohortWeek is the cohort of a trial started at t: the start of its ISO
-// week, Monday 00:00 UTC.
-func CohortWeek(t time.Time) time.Time {
-	t = t.UTC()
-	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	// Weekday counts from Sunday; ISO weeks start on Monday.
-	return day.AddDate(0, 0, -(int(day.Weekday())+6)%7)
-}
-
-// Bucket is the analytics bucket of a spend at signup.
+// Bucket is the analytics bucket of a spend at signup, by the analytics'
+// own rule (cohort.Over).
 func Bucket(spendCents int64) string {
-	if spendCents > ThresholdCents {
+	if cohort.Over(spendCents) {
 		return BucketOver100
 	}
 	return Bucket100OrLess

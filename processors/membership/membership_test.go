@@ -8,6 +8,7 @@ import (
 
 	"github.com/shopstream/shopstream/processors"
 	"github.com/shopstream/shopstream/processors/membership"
+	"github.com/shopstream/shopstream/sinks/analytics/cohort"
 	"github.com/shopstream/shopstream/topics"
 )
 
@@ -272,7 +273,7 @@ func TestCohortWeekAndBucket(t *testing.T) {
 		// Monday 00:30 in Paris is still Sunday in UTC.
 		time.Date(2026, 11, 30, 0, 30, 0, 0, time.FixedZone("CET", 3600)): monday,
 	} {
-		if got := membership.CohortWeek(at); !got.Equal(want) || got.Location() != time.UTC {
+		if got := cohort.Week(at); !got.Equal(want) || got.Location() != time.UTC {
 			t.Errorf("cohort of %s: %s, want %s", at, got, want)
 		}
 	}

@@ -1,6 +1,10 @@
 package membership
 
-import "time"
+import (
+	"time"
+
+	"github.com/shopstream/shopstream/sinks/analytics/cohort"
+)
 
 // Status is a membership as it stands at a time, with its analytics
 // cohort and bucket: what the REST edge shows. Fields that do not apply
@@ -32,7 +36,7 @@ func (m Membership) StatusAt(t time.Time) Status {
 	if m.State == "" {
 		return s
 	}
-	week, bucket := CohortWeek(m.TrialStartedAt).Format(time.DateOnly), Bucket(m.SpendCents)
+	week, bucket := cohort.Week(m.TrialStartedAt).Format(time.DateOnly), Bucket(m.SpendCents)
 	s.TrialStartedAt, s.TrialEndsAt, s.TrialDays = at(m.TrialStartedAt), at(m.TrialEndsAt), m.TrialDays
 	s.SpendCents, s.Currency, s.OrderID = m.SpendCents, m.Currency, m.OrderID
 	s.CohortWeek, s.Bucket = &week, &bucket
