@@ -1,8 +1,10 @@
 package processors
 
 import (
+	"crypto/sha1"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,6 +114,35 @@ type Applied struct {
 	Emitted Position `json:"emitted"`
 }
 
+// AppendJSON appends p's JSON, as encoding/json writes it.
+func (p Position) AppendJSON(b []byte) []byte {
+	b = append(b, `{"topic":`...)
+	b = topics.AppendJSONString(b, p.Topic)
+	b = append(b, `,"partition":`...)
+	b = strconv.AppendInt(b, int64(p.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, p.Offset, 10)
+	return append(b, '}')
+}
+
+// AppendJSON appends a's JSON, as encoding/json writes it. Every table
+// value holds one, written on every change of its key.
+func (a Applied) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if len(a.IDs) > 0 {
+		b = append(b, `"ids":[`...)
+		for i, id := range a.IDs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = topics.AppendJSONString(b, id)
+		}
+		b = append(b, "],"...)
+	}
+	b = append(b, `"emitted":`...)
+	return append(a.Emitted.AppendJSON(b), '}')
+}
+
 // Has reports whether the event id was applied.
 func (a Applied) Has(id string) bool { return slices.Contains(a.IDs, id) }
 
@@ -131,7 +162,16 @@ func (a Applied) Add(in In, emitted bool) Applied {
 // inputID, so a replayed input re-emits the same id and consumers that
 // dedupe by id see it once.
 func OutputID(group, inputID string) string {
-	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("shopstream:out/"+group+"/"+inputID)).String()
+	// uuid.NewSHA1(uuid.NameSpaceURL, name) hashed on the stack: it runs
+	// for every record, and NewSHA1 allocates five times.
+	var buf [256]byte
+	b := append(append(append(append(buf[:0], uuid.NameSpaceURL[:]...), "shopstream:out/"...), group...), '/')
+	sum := sha1.Sum(append(b, inputID...))
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = id[6]&0x0f | 0x50 // version 5
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id.String()
 }
 
 // DeadLetterID derives a dead letter's id from the rejecting group and the

@@ -71,6 +71,14 @@ func TestDerivedIDsAreDeterministic(t *testing.T) {
 	if a != b || a == processors.OutputID("inventory", "e-1") || a == processors.OutputID("catalog", "e-2") {
 		t.Errorf("output ids: %s %s", a, b)
 	}
+	// The ids outputs already on the topics carry: a replay must repeat them.
+	long := strings.Repeat("x", 300)
+	for _, id := range []string{"e-1", "0192f7a4-5b6c-7d8e-9f00-112233445566", long} {
+		want := uuid.NewSHA1(uuid.NameSpaceURL, []byte("shopstream:out/catalog/"+id)).String()
+		if got := processors.OutputID("catalog", id); got != want {
+			t.Errorf("output id of %.20s: %s, want %s", id, got, want)
+		}
+	}
 	// The scheme of eventlog's consumer: one dead letter per group and position.
 	pos := processors.Position{Topic: "supplier.items", Partition: 2, Offset: 7}
 	want := uuid.NewSHA1(uuid.NameSpaceURL, []byte("shopstream:dlq/catalog/supplier.items/2/7")).String()

@@ -11,7 +11,6 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
-	"github.com/lovoo/goka/storage"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/ops"
@@ -45,6 +44,11 @@ func Metrics(m *ops.Metrics) Option { return func(r *Runtime) { r.metrics = m } 
 
 var configureOnce sync.Once
 
+// partitionBuffer is how many fetched records wait for each partition's
+// processor in goka's channel, as in sarama's (its default): goka's 10
+// made the goroutines hand records over nearly one at a time.
+const partitionBuffer = 256
+
 // NewRuntime returns a runtime whose processors keep their LevelDB tables
 // under stateDir. The first call sets goka's process-wide sarama config.
 func NewRuntime(brokers []string, stateDir string, dialTimeout time.Duration, opts ...Option) *Runtime {
@@ -66,14 +70,8 @@ func SaramaConfig(dialTimeout time.Duration) *sarama.Config {
 	// A new group starts from the oldest record: nothing written before a
 	// processor first ran is skipped.
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Idempotent = true
-	cfg.Net.MaxOpenRequests = 1
 	cfg.Net.DialTimeout = dialTimeout
-	// goka flushes its producer every 100ms by default, per hop: supplier
-	// stock must reach search within a second through two processors.
-	// Under load the 64 KiB Flush.Bytes trigger still batches.
-	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
+	// Processors produce with franz-go (producer.go), not sarama.
 	return cfg
 }
 
@@ -89,9 +87,15 @@ func (r *Runtime) topicManager() goka.TopicManagerBuilder {
 // NewProcessor builds a processor for g with shopstream's storage, hasher
 // and topic checks.
 func (r *Runtime) NewProcessor(g *goka.GroupGraph) (*goka.Processor, error) {
+	var table string
+	if t := g.GroupTable(); t != nil {
+		table = t.Topic()
+	}
 	p, err := goka.NewProcessor(r.brokers, g,
-		goka.WithStorageBuilder(storage.DefaultBuilder(filepath.Join(r.stateDir, "processors", string(g.Group())))),
+		goka.WithStorageBuilder(storageBuilder(filepath.Join(r.stateDir, "processors", string(g.Group())))),
 		goka.WithTopicManagerBuilder(r.topicManager()),
+		goka.WithProducerBuilder(r.producerBuilder(table)),
+		goka.WithPartitionChannelSize(partitionBuffer),
 		goka.WithHasher(KafkaHasher),
 		goka.WithLogger(gokaLogger{r.log.With("group", string(g.Group()))}),
 		// A record with a null value reaches the codec (and from there a
@@ -121,7 +125,7 @@ func (r *Runtime) NewProcessor(g *goka.GroupGraph) (*goka.Processor, error) {
 // NewView builds a read-only view of a table, for the API's reads.
 func (r *Runtime) NewView(table goka.Table, codec goka.Codec) (*goka.View, error) {
 	v, err := goka.NewView(r.brokers, table, codec,
-		goka.WithViewStorageBuilder(storage.DefaultBuilder(filepath.Join(r.stateDir, "views", string(table)))),
+		goka.WithViewStorageBuilder(storageBuilder(filepath.Join(r.stateDir, "views", string(table)))),
 		goka.WithViewTopicManagerBuilder(r.topicManager()),
 		goka.WithViewHasher(KafkaHasher),
 		goka.WithViewLogger(gokaLogger{r.log.With("view", string(table))}),

@@ -49,6 +49,26 @@ type Item struct {
 	Applied   processors.Applied `json:"applied"`
 }
 
+// AppendJSON appends the item's JSON as encoding/json writes it, so the
+// table codec writes it without reflection: the embedded item's fields,
+// then the item's own.
+func (it Item) AppendJSON(b []byte) ([]byte, error) {
+	b, err := it.CatalogItemChanged.AppendJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b[:len(b)-1], `,"created_at":`...) // reopen the object
+	if b, err = topics.AppendJSONTime(b, it.CreatedAt); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"updated_at":`...)
+	if b, err = topics.AppendJSONTime(b, it.UpdatedAt); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"applied":`...)
+	return append(it.Applied.AppendJSON(b), '}'), nil
+}
+
 // Apply applies one supplier upsert to the item's current state (the zero
 // Item if there is none). The first supplier to upsert an item owns it; an
 // upsert equal to the item only records its id; any other upsert bumps the

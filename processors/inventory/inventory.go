@@ -7,6 +7,7 @@ package inventory
 
 import (
 	"maps"
+	"strconv"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -92,6 +93,35 @@ func Apply(cur Stock, in processors.In, lvl topics.SupplierStockLevel) (Stock, p
 	next.UpdatedAt = in.At
 	next.Applied = cur.Applied.Add(in, true)
 	return next, processors.Changed(next.Changed())
+}
+
+// AppendJSON appends the stock's JSON as encoding/json writes it, so the
+// table codec writes it without reflection.
+func (s Stock) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"item_id":`...)
+	b = topics.AppendJSONString(b, s.ItemID)
+	b = append(b, `,"warehouses":`...)
+	b = topics.AppendJSONMap(b, s.Warehouses, appendLevel)
+	b = append(b, `,"on_hand":`...)
+	b = strconv.AppendInt(b, s.OnHand, 10)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendInt(b, s.Version, 10)
+	b = append(b, `,"delta":`...)
+	b = strconv.AppendInt(b, s.Delta, 10)
+	b = append(b, `,"updated_at":`...)
+	b, err := topics.AppendJSONTime(b, s.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, `,"applied":`...)
+	return append(s.Applied.AppendJSON(b), '}'), nil
+}
+
+func appendLevel(b []byte, l Level) []byte {
+	b = append(b, `{"on_hand":`...)
+	b = strconv.AppendInt(b, l.OnHand, 10)
+	b = append(b, `,"supplier_id":`...)
+	return append(topics.AppendJSONString(b, l.SupplierID), '}')
 }
 
 // Changed is the stock as an inventory.item.changed event.

@@ -43,6 +43,18 @@ type State struct {
 	Emitted processors.Position `json:"emitted"`
 }
 
+// AppendJSON appends the state's JSON as encoding/json writes it, so the
+// table codec writes it without reflection: the embedded listing's
+// fields, then where it was emitted.
+func (s State) AppendJSON(b []byte) ([]byte, error) {
+	b, err := s.Listing.AppendJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b[:len(b)-1], `,"emitted":`...) // reopen the object
+	return append(s.Emitted.AppendJSON(b), '}'), nil
+}
+
 // ApplyCatalog merges a catalog change into the item's listing (the zero
 // State if there is none) unless the listing reflects that catalog version
 // or a newer one. A listing made from stock alone has no title until its

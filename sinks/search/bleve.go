@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
-	blevesearch "github.com/blevesearch/bleve/v2/search"
-	bleveq "github.com/blevesearch/bleve/v2/search/query"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/numeric"
+	index "github.com/blevesearch/bleve_index_api"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 	bolterrors "go.etcd.io/bbolt/errors"
 
@@ -74,24 +76,87 @@ func openBleve(dataDir, name string) (*bleveIndex, error) {
 }
 
 // tableFields are the fields a table row is built from, read from their
-// doc values.
-var tableFields = []string{"version", categoryField, brandField, priceField, "created_at", "in_stock", "listed", bleveLengthsField}
+// doc values. An index made with bleveItemsMappingV1 has doc values for
+// version and created_at too, and its older documents have only the
+// lengths in bleveRowField.
+var tableFields = []string{"version", categoryField, brandField, priceField, "created_at", "in_stock", "listed", bleveRowField}
 
 // load fills the table from the index's doc values, in one pass, in the
-// order of the index: matches then walk the rows forward.
+// order of the index: matches then walk the rows forward. It decodes each
+// value by its field's kind: Bleve's own decoding guesses from the bytes,
+// and takes a brand such as "Nike" for an encoded number and drops it.
 func (b *bleveIndex) load() error {
-	var docs []idDoc
-	q := bleveq.NewCustomFilterQueryWithFilter(bleve.NewMatchAllQuery(), func(_ context.Context, d *blevesearch.DocumentMatch) (bool, error) {
-		docs = append(docs, idDoc{d.ID, d.Fields})
-		return false, nil
-	}, tableFields, nil)
-	req := bleve.NewSearchRequestOptions(q, 0, 0, false)
-	req.Score = "none"
-	if _, err := b.idx.Search(req); err != nil {
+	ix, err := b.idx.Advanced()
+	if err != nil {
+		return fmt.Errorf("search: %s: read the listings: %w", b, err)
+	}
+	r, err := ix.Reader()
+	if err != nil {
+		return fmt.Errorf("search: %s: read the listings: %w", b, err)
+	}
+	defer r.Close()
+	docs, err := tableDocs(r)
+	if err != nil {
 		return fmt.Errorf("search: %s: read the listings: %w", b, err)
 	}
 	b.table.put(docs)
 	return nil
+}
+
+// tableDocs reads the doc values of tableFields of every document.
+func tableDocs(r index.IndexReader) ([]idDoc, error) {
+	dv, err := r.DocValueReader(tableFields)
+	if err != nil {
+		return nil, err
+	}
+	all, err := r.DocIDReaderAll()
+	if err != nil {
+		return nil, err
+	}
+	defer all.Close()
+	kinds := map[string]kind{}
+	for _, f := range itemFields {
+		kinds[f.name] = f.kind
+	}
+	var docs []idDoc
+	for {
+		num, err := all.Next()
+		if err != nil || num == nil {
+			return docs, err
+		}
+		id, err := r.ExternalID(num)
+		if err != nil {
+			return nil, err
+		}
+		doc := map[string]any{}
+		err = dv.VisitDocValues(num, func(field string, term []byte) {
+			switch kinds[field] {
+			case boolean:
+				doc[field] = string(term) == "T"
+			case integer, timestamp:
+				// A number is indexed as terms of its bits shifted by 0,
+				// 4, ... 60; the unshifted one is the value.
+				if shift, err := numeric.PrefixCoded(term).Shift(); err != nil || shift != 0 {
+					return
+				}
+				n, err := numeric.PrefixCoded(term).Int64()
+				if err != nil {
+					return
+				}
+				if kinds[field] == timestamp {
+					doc[field] = time.Unix(0, n).UTC().Format(time.RFC3339Nano) // as document() writes it
+				} else {
+					doc[field] = int64(numeric.Int64ToFloat64(n))
+				}
+			default:
+				doc[field] = string(term)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, idDoc{id, doc})
+	}
 }
 
 func (b *bleveIndex) String() string { return "bleve index at " + b.path }
@@ -107,14 +172,16 @@ func (b *bleveIndex) migrations() []schema.Migration {
 			if err != nil {
 				return err
 			}
-			want, err := json.Marshal(bleveItemsMapping())
-			if err != nil {
-				return err
+			for _, m := range []*mapping.IndexMappingImpl{bleveItemsMapping(), bleveItemsMappingV1()} {
+				want, err := json.Marshal(m)
+				if err != nil {
+					return err
+				}
+				if string(have) == string(want) {
+					return nil
+				}
 			}
-			if string(have) != string(want) {
-				return fmt.Errorf("search: %s has a mapping shopstream did not create; move it away to start a new index", b)
-			}
-			return nil
+			return fmt.Errorf("search: %s has a mapping shopstream did not create; move it away to start a new index", b)
 		},
 	}}
 }
@@ -205,7 +272,7 @@ func (b *bleveIndex) Index(ctx context.Context, listings []topics.Listing) (Inde
 	docs := make([]idDoc, 0, len(latest))
 	for id, l := range latest {
 		doc := document(l)
-		doc[bleveLengthsField] = textLengths(doc)
+		doc[bleveRowField] = rowValue(doc, l)
 		if err := batch.Index(id, doc); err != nil {
 			return IndexStats{}, fmt.Errorf("search: %s: index %s: %w", b, id, err)
 		}
@@ -238,8 +305,7 @@ func (b *bleveIndex) Suggest(ctx context.Context, prefix string, n int) ([]strin
 // run answers p from the table; Bleve matches its words.
 func (b *bleveIndex) run(ctx context.Context, p plan) (Result, error) {
 	pg, err := b.table.query(p, func(m *matches) error {
-		req := bleve.NewSearchRequestOptions(eachMatch{q: bleveMatch(p, m.stats), rows: b.rows, m: m}, 0, 0, false)
-		if _, err := b.idx.SearchInContext(ctx, req); err != nil {
+		if err := b.matchText(ctx, p, m); err != nil {
 			return fmt.Errorf("search: %s: search: %w", b, err)
 		}
 		return nil

@@ -1,79 +1,36 @@
 package search
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"math"
 	"math/bits"
+	"sync"
 
-	"github.com/blevesearch/bleve/v2/mapping"
-	blevesearch "github.com/blevesearch/bleve/v2/search"
-	bleveq "github.com/blevesearch/bleve/v2/search/query"
-	index "github.com/blevesearch/bleve_index_api"
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
+	lev "github.com/blevesearch/vellum/levenshtein"
 )
 
-// bleveMatch is the text of a plan as a Bleve query: every word must match.
-func bleveMatch(p plan, stats bm25Stats) bleveq.Query {
-	words := make([]bleveq.Query, len(p.words))
-	for i, w := range p.words {
-		words[i] = bleveWord(w, p.fields, stats)
-	}
-	return bleveq.NewConjunctionQuery(words)
-}
-
-// bleveWord is a word's clauses in every field: the exact term scored by
-// BM25, and a constant for a fuzzy or prefix match.
-func bleveWord(w word, fields []textField, stats bm25Stats) bleveq.Query {
-	var clauses sumQuery
-	for _, f := range fields {
-		clauses = append(clauses, bm25Query{field: f.name, term: w.term, boost: f.boost, stats: stats[f.name]})
-		if !w.loose() {
-			continue
-		}
-		var loose []bleveq.Query
-		if w.fuzziness > 0 {
-			fq := bleveq.NewFuzzyQuery(w.term)
-			fq.SetFuzziness(w.fuzziness)
-			fq.SetField(f.name)
-			loose = append(loose, fq)
-		}
-		if w.prefix {
-			pq := bleveq.NewPrefixQuery(w.term)
-			pq.SetField(f.name)
-			loose = append(loose, pq)
-		}
-		clauses = append(clauses, constQuery{q: bleveq.NewDisjunctionQuery(loose), score: f.boost * looseWeight})
-	}
-	return clauses
-}
-
-// Bleve scores like Lucene before version 7: a term's score is multiplied
-// by its idf once more and by a query norm that depends on every term of
-// the query; its BM25 takes the square root of a term's frequency and
-// guesses the average field length from the number of distinct terms; and
-// a disjunction multiplies the sum of its matching clauses by the share of
-// clauses that matched. Each would rank differently from Elasticsearch.
-// The three query types below score as Elasticsearch's term,
-// constant_score and bool should do.
-
-// bm25Query is a term in a field scored as Elasticsearch scores a term
-// query: Lucene's BM25 (k1 1.2, b 0.75, field lengths rounded as Lucene
-// stores them) times k1 + 1 (Elasticsearch's legacy BM25) times boost.
-type bm25Query struct {
-	field, term string
-	boost       float64
-	stats       fieldStats
-}
-
-func (q bm25Query) Searcher(ctx context.Context, i index.IndexReader, _ mapping.IndexMapping, o blevesearch.SearcherOptions) (blevesearch.Searcher, error) {
-	scored := o.Score != "none"
-	tfr, err := i.TermFieldReader(ctx, []byte(q.term), q.field, scored, scored, false)
-	if err != nil {
-		return nil, err
-	}
-	df, n := float64(tfr.Count()), float64(q.stats.docs)
-	return &bm25Searcher{tfr: tfr, q: q, weight: q.boost * (bm25K1 + 1) * math.Log(1+(n-df+0.5)/(df+0.5))}, nil
-}
+// Bleve's queries score like Lucene before version 7 (idf squared, a query
+// norm, BM25 guessing field lengths, disjunctions scaled by the share of
+// clauses that matched), and walk their matches one document at a time
+// through a searcher per clause: two thirds of a search that matches a
+// tenth of the catalog. matchText reads Bleve's postings itself instead,
+// segment by segment, with bitmaps:
+//
+//   - a word's documents are the union of the postings of its term and of
+//     its fuzzy and prefix expansions, in every field;
+//   - the text's documents are the intersection of its words';
+//   - each scores the sum over words, in order, of the sum over fields, in
+//     order, of the term's BM25 if the field has it plus looseWeight × the
+//     field's boost if the field has any expansion: Elasticsearch's bool
+//     query of term and constant_score clauses (see plan and word).
+//
+// The expansions are the terms Bleve's own fuzzy and prefix queries
+// expand to.
 
 // Lucene's BM25 parameters, Elasticsearch's defaults.
 const (
@@ -81,46 +38,358 @@ const (
 	bm25B  = 0.75
 )
 
-type bm25Searcher struct {
-	tfr    index.TermFieldReader
-	q      bm25Query
-	weight float64 // boost × (k1 + 1) × idf
-	tfd    index.TermFieldDoc
+// clause is one word in one field.
+type clause struct {
+	field string
+	term  []byte
+	// fuzzy matches the terms within the word's fuzziness, nil for none;
+	// prefix is the word if its prefixes count, else nil.
+	fuzzy  segment.Automaton
+	prefix []byte
+	// weight is boost × (k1 + 1) × idf of the term, looseScore what an
+	// expansion match adds, avgLen the field's average length in words.
+	weight, looseScore, avgLen float64
 }
 
-func (s *bm25Searcher) Next(ctx *blevesearch.SearchContext) (*blevesearch.DocumentMatch, error) {
-	return s.match(ctx)(s.tfr.Next(s.tfd.Reset()))
+// Levenshtein automata for fuzziness 1 and 2, transpositions counting as
+// one edit: what Bleve's fuzzy query builds.
+var levBuilders = sync.OnceValues(func() ([2]*lev.LevenshteinAutomatonBuilder, error) {
+	var b [2]*lev.LevenshteinAutomatonBuilder
+	for i := range b {
+		var err error
+		if b[i], err = lev.NewLevenshteinAutomatonBuilder(uint8(i+1), true); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+})
+
+// textClauses are the clauses of p's words, each word's in field order.
+// The idf counts the term's live documents in every segment.
+func textClauses(is *scorch.IndexSnapshot, p plan, stats bm25Stats) ([][]clause, error) {
+	words := make([][]clause, len(p.words))
+	for i, w := range p.words {
+		var fuzzy segment.Automaton
+		if w.fuzziness > 0 {
+			lb, err := levBuilders()
+			if err != nil {
+				return nil, err
+			}
+			if fuzzy, err = lb[w.fuzziness-1].BuildDfa(w.term, uint8(w.fuzziness)); err != nil {
+				return nil, fmt.Errorf("fuzzy automaton of %q: %w", w.term, err)
+			}
+		}
+		for _, f := range p.fields {
+			c := clause{field: f.name, term: []byte(w.term), fuzzy: fuzzy, looseScore: f.boost * looseWeight, avgLen: stats[f.name].avgLen}
+			if w.prefix {
+				c.prefix = c.term
+			}
+			df, err := docFreq(is, f.name, c.term)
+			if err != nil {
+				return nil, err
+			}
+			n := float64(stats[f.name].docs)
+			c.weight = f.boost * (bm25K1 + 1) * math.Log(1+(n-df+0.5)/(df+0.5))
+			words[i] = append(words[i], c)
+		}
+	}
+	return words, nil
 }
 
-func (s *bm25Searcher) Advance(ctx *blevesearch.SearchContext, id index.IndexInternalID) (*blevesearch.DocumentMatch, error) {
-	return s.match(ctx)(s.tfr.Advance(id, s.tfd.Reset()))
+// docFreq counts the live documents that have term in field.
+func docFreq(is *scorch.IndexSnapshot, field string, term []byte) (float64, error) {
+	var n uint64
+	for _, ss := range is.Segments() {
+		pl, err := postings(ss, field, term)
+		if err != nil {
+			return 0, err
+		}
+		if pl != nil {
+			n += pl.Count()
+		}
+	}
+	return float64(n), nil
 }
 
-// match turns a posting into a scored match.
-func (s *bm25Searcher) match(ctx *blevesearch.SearchContext) func(*index.TermFieldDoc, error) (*blevesearch.DocumentMatch, error) {
-	return func(tfd *index.TermFieldDoc, err error) (*blevesearch.DocumentMatch, error) {
-		if err != nil || tfd == nil {
+// postings is the live postings of term in field in one segment, nil if
+// the segment has no such field.
+func postings(ss *scorch.SegmentSnapshot, field string, term []byte) (segment.PostingsList, error) {
+	dict, err := ss.Segment().Dictionary(field)
+	if err != nil || dict == nil {
+		return nil, err
+	}
+	return dict.PostingsList(term, ss.Deleted(), nil)
+}
+
+// loose returns the documents of one segment whose field has a term the
+// clause's automaton accepts or its prefix starts.
+func (c clause) loose(ss *scorch.SegmentSnapshot) (*roaring.Bitmap, error) {
+	bm := roaring.New()
+	dict, err := ss.Segment().Dictionary(c.field)
+	if err != nil || dict == nil {
+		return bm, err
+	}
+	add := func(it segment.DictionaryIterator) error {
+		for {
+			e, err := it.Next()
+			if err != nil || e == nil {
+				return err
+			}
+			pl, err := dict.PostingsList([]byte(e.Term), ss.Deleted(), nil)
+			if err != nil {
+				return err
+			}
+			addPostings(bm, pl)
+		}
+	}
+	if c.fuzzy != nil {
+		if err := add(dict.AutomatonIterator(c.fuzzy, nil, nil)); err != nil {
 			return nil, err
 		}
-		d := ctx.DocumentMatchPool.Get()
-		d.IndexInternalID = index.NewIndexInternalIDFrom(d.IndexInternalID, tfd.ID)
-		if tfd.Norm > 0 {
-			// Bleve's norm is 1/√length.
-			length := luceneLength(int(math.Round(1 / (tfd.Norm * tfd.Norm))))
-			tf := float64(tfd.Freq)
-			d.Score = s.weight * tf / (tf + bm25K1*(1-bm25B+bm25B*float64(length)/s.q.stats.avgLen))
+	}
+	if c.prefix != nil {
+		if err := add(dict.AutomatonIterator(nil, c.prefix, prefixEnd(c.prefix))); err != nil {
+			return nil, err
 		}
-		return d, nil
+	}
+	return bm, nil
+}
+
+// prefixEnd is the first key after every key prefix starts, nil if none.
+func prefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// scoreScratch holds a segment's per-document scores between searches.
+var scoreScratch = sync.Pool{New: func() any { return new([]float64) }}
+
+// matchText hands m every listing that matches p's words, with its score.
+func (b *bleveIndex) matchText(ctx context.Context, p plan, m *matches) error {
+	ix, err := b.idx.Advanced()
+	if err != nil {
+		return err
+	}
+	r, err := ix.Reader()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	is, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return fmt.Errorf("a %T is not a scorch index snapshot", r)
+	}
+	words, err := textClauses(is, p, m.stats)
+	if err != nil {
+		return err
+	}
+	return matchSegments(ctx, is, words, b.rows.maps(is.Segments()), m)
+}
+
+// matchSegments hands m every document of the snapshot that matches all
+// of words, with its score, a segment at a time. rows gives each segment's
+// map from document numbers to table rows, nil where there is none yet.
+func matchSegments(ctx context.Context, is *scorch.IndexSnapshot, words [][]clause, rows [][]int32, m *matches) error {
+	total, word := scoreScratch.Get().(*[]float64), scoreScratch.Get().(*[]float64)
+	defer scoreScratch.Put(total)
+	defer scoreScratch.Put(word)
+	for si, ss := range is.Segments() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := int(ss.Segment().Count())
+		*total, *word = grow(*total, n), grow(*word, n)
+		found, err := matchSegment(ss, words, *total, *word)
+		if err != nil {
+			return err
+		}
+		it := found.Iterator()
+		for k := 0; it.HasNext(); k++ {
+			if k%4096 == 4095 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			num := it.Next()
+			if rows[si] != nil && rows[si][num] != noRow {
+				m.row(int(rows[si][num]), (*total)[num])
+				continue
+			}
+			id, err := ss.Segment().DocID(uint64(num))
+			if err != nil {
+				return err
+			}
+			m.id(string(id), (*total)[num])
+		}
+	}
+	return nil
+}
+
+// matchSegment returns the documents of one segment that match every word,
+// their scores in total. It finds them with bitmaps first, then scores
+// only them. word is scratch for one word's scores; both come zeroed and
+// have a slot per document.
+func matchSegment(ss *scorch.SegmentSnapshot, words [][]clause, total, word []float64) (*roaring.Bitmap, error) {
+	// A clause's postings in the segment.
+	type clausePostings struct {
+		exact segment.PostingsIterator // with frequencies and norms
+		loose *roaring.Bitmap
+	}
+	found, seen := roaring.New(), make([][]clausePostings, len(words))
+	for wi, clauses := range words {
+		matched := roaring.New()
+		for _, c := range clauses {
+			var p clausePostings
+			var err error
+			if p.exact, err = c.exact(ss, matched); err != nil {
+				return nil, err
+			}
+			if c.fuzzy != nil || c.prefix != nil {
+				if p.loose, err = c.loose(ss); err != nil {
+					return nil, err
+				}
+				matched.Or(p.loose)
+			}
+			seen[wi] = append(seen[wi], p)
+		}
+		if wi == 0 {
+			found = matched
+		} else {
+			found.And(matched)
+		}
+		if found.IsEmpty() {
+			return found, nil
+		}
+	}
+	n := found.GetCardinality()
+	for wi, clauses := range words {
+		spilled := false // word has scores outside found
+		for ci, c := range clauses {
+			p := seen[wi][ci]
+			if p.exact != nil {
+				all, err := c.scoreExact(p.exact, found, n, word)
+				if err != nil {
+					return nil, err
+				}
+				spilled = spilled || all
+			}
+			if p.loose != nil {
+				p.loose.And(found)
+				for it := p.loose.Iterator(); it.HasNext(); {
+					word[it.Next()] += c.looseScore
+				}
+			}
+		}
+		for it := found.Iterator(); it.HasNext(); {
+			num := it.Next()
+			total[num] += word[num]
+			word[num] = 0
+		}
+		if spilled {
+			clear(word)
+		}
+	}
+	return found, nil
+}
+
+// exact adds the documents of one segment whose field has the term to
+// matched and returns an iterator over their postings, nil if none.
+func (c clause) exact(ss *scorch.SegmentSnapshot, matched *roaring.Bitmap) (segment.PostingsIterator, error) {
+	pl, err := postings(ss, c.field, c.term)
+	if err != nil || pl == nil {
+		return nil, err
+	}
+	it := pl.Iterator(true, true, false, nil)
+	if addBitmap(matched, it) {
+		return it, nil
+	}
+	addPostings(matched, pl) // another kind of segment: iterate twice
+	return pl.Iterator(true, true, false, nil), nil
+}
+
+// scoreExact adds the term's BM25 to word for the documents of found (n
+// of them) that have it: advancing to each when they are few among the
+// postings; else for every posting, reporting true.
+func (c clause) scoreExact(it segment.PostingsIterator, found *roaring.Bitmap, n uint64, word []float64) (all bool, err error) {
+	if o, ok := it.(segment.OptimizablePostingsIterator); ok && o.ActualBitmap() != nil && n*8 < o.ActualBitmap().GetCardinality() {
+		for f := found.Iterator(); f.HasNext(); {
+			num := uint64(f.Next())
+			p, err := it.Advance(num)
+			if err != nil || p == nil {
+				return false, err
+			}
+			if p.Number() == num {
+				word[num] += c.bm25(p)
+			}
+		}
+		return false, nil
+	}
+	for {
+		p, err := it.Next()
+		if err != nil || p == nil {
+			return true, err
+		}
+		word[p.Number()] += c.bm25(p)
 	}
 }
 
-func (s *bm25Searcher) Close() error               { return s.tfr.Close() }
-func (s *bm25Searcher) Weight() float64            { return 1 }
-func (s *bm25Searcher) SetQueryNorm(float64)       {}
-func (s *bm25Searcher) Count() uint64              { return s.tfr.Count() }
-func (s *bm25Searcher) Min() int                   { return 0 }
-func (s *bm25Searcher) Size() int                  { return s.tfr.Size() }
-func (s *bm25Searcher) DocumentMatchPoolSize() int { return 1 }
+// bm25 is the term's score in one document as Elasticsearch scores a term
+// query: Lucene's BM25 of the frequency and the field length as Lucene
+// stores it, times k1 + 1 (Elasticsearch's legacy BM25) times the boost.
+// Bleve's norm is 1/√length.
+func (c clause) bm25(p segment.Posting) float64 {
+	norm := p.Norm()
+	if norm <= 0 {
+		return 0
+	}
+	length := luceneLength(int(math.Round(1 / (norm * norm))))
+	tf := float64(p.Frequency())
+	return c.weight * tf / (tf + bm25K1*(1-bm25B+bm25B*float64(length)/c.avgLen))
+}
+
+// addPostings adds the documents of pl to bm.
+func addPostings(bm *roaring.Bitmap, pl segment.PostingsList) {
+	if pl == nil {
+		return
+	}
+	it := pl.Iterator(false, false, false, nil)
+	if addBitmap(bm, it) {
+		return
+	}
+	for p, err := it.Next(); err == nil && p != nil; p, err = it.Next() {
+		bm.Add(uint32(p.Number()))
+	}
+}
+
+// addBitmap adds the documents it will give to bm and reports true if the
+// segment keeps them as a bitmap, leaving it to be iterated; else false,
+// and bm unchanged.
+func addBitmap(bm *roaring.Bitmap, it segment.PostingsIterator) bool {
+	o, ok := it.(segment.OptimizablePostingsIterator)
+	if !ok {
+		return false
+	}
+	if num, ok := o.DocNum1Hit(); ok {
+		bm.Add(uint32(num))
+	} else if actual := o.ActualBitmap(); actual != nil {
+		bm.Or(actual)
+	}
+	return true
+}
+
+// grow returns s with n zeroed slots.
+func grow(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
 
 // luceneLength is a field length as Lucene keeps it, in one byte: exact
 // below 24, else with its four most significant bits (SmallFloat's
@@ -136,241 +405,4 @@ func luceneLength(n int) int {
 		return n
 	}
 	return free + (v>>shift)<<shift
-}
-
-// constQuery scores every match of q with score, as an Elasticsearch
-// constant_score query.
-type constQuery struct {
-	q     bleveq.Query
-	score float64
-}
-
-func (q constQuery) Searcher(ctx context.Context, i index.IndexReader, m mapping.IndexMapping, o blevesearch.SearcherOptions) (blevesearch.Searcher, error) {
-	// Unscored, Bleve merges the postings of a prefix's or a typo's many
-	// terms into one bitmap instead of walking a heap of term searchers.
-	o.Score = "none"
-	s, err := q.q.Searcher(ctx, i, m, o)
-	if err != nil {
-		return nil, err
-	}
-	return &rescored{Searcher: s, score: func(float64) float64 { return q.score }}, nil
-}
-
-// rescored is a searcher whose matches score score(the child's score),
-// whatever query norm its parents set.
-type rescored struct {
-	blevesearch.Searcher
-	score func(float64) float64
-}
-
-func (r *rescored) Next(ctx *blevesearch.SearchContext) (*blevesearch.DocumentMatch, error) {
-	return r.apply(r.Searcher.Next(ctx))
-}
-
-func (r *rescored) Advance(ctx *blevesearch.SearchContext, id index.IndexInternalID) (*blevesearch.DocumentMatch, error) {
-	return r.apply(r.Searcher.Advance(ctx, id))
-}
-
-func (r *rescored) SetQueryNorm(float64) {}
-
-func (r *rescored) apply(d *blevesearch.DocumentMatch, err error) (*blevesearch.DocumentMatch, error) {
-	if d != nil {
-		d.Score = r.score(d.Score)
-	}
-	return d, err
-}
-
-// sumQuery matches what any clause matches and scores the sum of the
-// clauses that match, as an Elasticsearch bool query's should clauses.
-type sumQuery []bleveq.Query
-
-func (q sumQuery) Searcher(ctx context.Context, i index.IndexReader, m mapping.IndexMapping, o blevesearch.SearcherOptions) (blevesearch.Searcher, error) {
-	s := &sumSearcher{}
-	for _, c := range q {
-		cs, err := c.Searcher(ctx, i, m, o)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		s.children = append(s.children, cs)
-	}
-	s.curr = make([]*blevesearch.DocumentMatch, len(s.children))
-	return s, nil
-}
-
-// sumSearcher walks its children in document order together.
-type sumSearcher struct {
-	children []blevesearch.Searcher
-	// curr is each child's current match; once started, nil means the
-	// child is exhausted.
-	curr    []*blevesearch.DocumentMatch
-	started bool
-	low     index.IndexInternalID
-}
-
-func (s *sumSearcher) Next(ctx *blevesearch.SearchContext) (*blevesearch.DocumentMatch, error) {
-	if !s.started {
-		s.started = true
-		for i, c := range s.children {
-			d, err := c.Next(ctx)
-			if err != nil {
-				return nil, err
-			}
-			s.curr[i] = d
-		}
-	}
-	return s.emit(ctx)
-}
-
-func (s *sumSearcher) Advance(ctx *blevesearch.SearchContext, id index.IndexInternalID) (*blevesearch.DocumentMatch, error) {
-	for i, c := range s.children {
-		d := s.curr[i]
-		if s.started && (d == nil || d.IndexInternalID.Compare(id) >= 0) {
-			continue // exhausted, or there already
-		}
-		ctx.DocumentMatchPool.Put(d)
-		d, err := c.Advance(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		s.curr[i] = d
-	}
-	s.started = true
-	return s.emit(ctx)
-}
-
-// emit returns the lowest document a child is on, scored with the sum of
-// the children on it, and moves those children on.
-func (s *sumSearcher) emit(ctx *blevesearch.SearchContext) (*blevesearch.DocumentMatch, error) {
-	var low *blevesearch.DocumentMatch
-	for _, d := range s.curr {
-		if d != nil && (low == nil || d.IndexInternalID.Compare(low.IndexInternalID) < 0) {
-			low = d
-		}
-	}
-	if low == nil {
-		return nil, nil
-	}
-	// A copy: the pool reuses the ID of a match put back.
-	s.low = append(s.low[:0], low.IndexInternalID...)
-	var rv *blevesearch.DocumentMatch
-	var sum float64
-	for i, d := range s.curr {
-		if d == nil || !d.IndexInternalID.Equals(s.low) {
-			continue
-		}
-		sum += d.Score
-		if rv == nil {
-			rv = d
-		} else {
-			rv.FieldTermLocations = blevesearch.MergeFieldTermLocations(rv.FieldTermLocations, []*blevesearch.DocumentMatch{d})
-			ctx.DocumentMatchPool.Put(d)
-		}
-		next, err := s.children[i].Next(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.curr[i] = next
-	}
-	rv.Score = sum
-	return rv, nil
-}
-
-func (s *sumSearcher) Close() error {
-	var errs []error
-	for _, c := range s.children {
-		errs = append(errs, c.Close())
-	}
-	return errors.Join(errs...)
-}
-
-func (s *sumSearcher) Weight() float64 {
-	var w float64
-	for _, c := range s.children {
-		w += c.Weight()
-	}
-	return w
-}
-
-func (s *sumSearcher) SetQueryNorm(n float64) {
-	for _, c := range s.children {
-		c.SetQueryNorm(n)
-	}
-}
-
-func (s *sumSearcher) Count() uint64 {
-	var n uint64
-	for _, c := range s.children {
-		n += c.Count()
-	}
-	return n
-}
-
-func (s *sumSearcher) Min() int { return 0 }
-
-func (s *sumSearcher) Size() int {
-	n := 0
-	for _, c := range s.children {
-		n += c.Size()
-	}
-	return n
-}
-
-func (s *sumSearcher) DocumentMatchPoolSize() int {
-	n := len(s.children)
-	for _, c := range s.children {
-		n += c.DocumentMatchPoolSize()
-	}
-	return n
-}
-
-// eachMatch hands every match of q to the table, by row when the segment's
-// map knows it, and none to Bleve's collector, which would sort them and
-// read their doc values.
-type eachMatch struct {
-	q    bleveq.Query
-	rows *segmentRows
-	m    *matches
-}
-
-func (q eachMatch) Searcher(ctx context.Context, i index.IndexReader, m mapping.IndexMapping, o blevesearch.SearcherOptions) (blevesearch.Searcher, error) {
-	s, err := q.q.Searcher(ctx, i, m, o)
-	if err != nil {
-		return nil, err
-	}
-	return &eachMatchSearcher{Searcher: s, ctx: ctx, r: i, row: q.rows.resolver(i), m: q.m}, nil
-}
-
-type eachMatchSearcher struct {
-	blevesearch.Searcher
-	ctx context.Context
-	r   index.IndexReader
-	row func(index.IndexInternalID) int
-	m   *matches
-}
-
-// Next drains the child and reports no match.
-func (s *eachMatchSearcher) Next(sctx *blevesearch.SearchContext) (*blevesearch.DocumentMatch, error) {
-	for n := 1; ; n++ {
-		if n%1024 == 0 && s.ctx.Err() != nil {
-			return nil, s.ctx.Err() // the collector checks only between matches it gets
-		}
-		d, err := s.Searcher.Next(sctx)
-		if err != nil || d == nil {
-			return nil, err
-		}
-		if i := s.row(d.IndexInternalID); i != noRow {
-			s.m.row(i, d.Score)
-		} else if id, err := s.r.ExternalID(d.IndexInternalID); err == nil {
-			s.m.id(id, d.Score)
-		} else {
-			return nil, err
-		}
-		sctx.DocumentMatchPool.Put(d)
-	}
-}
-
-// Advance is Next: nothing advances past a searcher that reports nothing.
-func (s *eachMatchSearcher) Advance(sctx *blevesearch.SearchContext, _ index.IndexInternalID) (*blevesearch.DocumentMatch, error) {
-	return s.Next(sctx)
 }

@@ -2,16 +2,16 @@ package search
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/index/scorch"
-	index "github.com/blevesearch/bleve_index_api"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
+
+	"github.com/shopstream/shopstream/topics"
 )
 
 // table holds, for every listing in a Bleve index, what filters, sorts and
@@ -21,8 +21,10 @@ import (
 // facets) took a second. A pass over the table takes a few milliseconds.
 // Bleve matches and scores text, and stores the documents.
 type table struct {
-	mu   sync.RWMutex
+	mu sync.RWMutex
+	// rows and info hold each listing, at the same index.
 	rows []row
+	info []rowInfo
 	at   map[string]int // item id -> index in rows
 	// values are the category and brand values, which rows hold by their
 	// index here: few values, many rows, and facets count in a slice.
@@ -34,19 +36,26 @@ type table struct {
 	words, docs [2]int64
 }
 
-// row is one listing as filters, sorts and facets see it.
+// row is one listing as filters, sorts and facets see it, packed: a text
+// search visits the rows of its matches in no order, thousands of them,
+// and reading a row from memory was most of a visit.
 type row struct {
-	id       string
-	version  int64
+	price    int64
+	created  int64 // Unix nanoseconds, if hasCreated
 	category int32 // index in table.values
 	brand    int32
-	price    int64
 	bucket   uint8 // index in PriceBuckets
-	created  int64 // Unix nanoseconds, if hasCreated
 	// hasCreated is false for a listing the catalog has not described.
 	hasCreated bool
 	inStock    bool
 	listed     bool
+}
+
+// rowInfo is the rest of a listing's row, which writes, ties and pages
+// read.
+type rowInfo struct {
+	id      string
+	version int64
 	// lengths are the words in each field of searchFields.
 	lengths [2]int32
 }
@@ -57,34 +66,37 @@ func newTable() *table {
 }
 
 // rowFrom builds the row of a document: as document() makes it, or as
-// Bleve's doc values give it back (numbers as float64). The caller holds
+// Bleve's doc values give it back (numbers as float64, version and
+// created_at only in bleveRowField but in older indexes). The caller holds
 // the write lock.
-func (t *table) rowFrom(id string, doc map[string]any) row {
-	r := row{id: id, version: toInt64(doc["version"]), category: t.value(doc[categoryField]), brand: t.value(doc[brandField]),
+func (t *table) rowFrom(id string, doc map[string]any) (row, rowInfo) {
+	r := row{category: t.value(doc[categoryField]), brand: t.value(doc[brandField]),
 		price: toInt64(doc[priceField]), inStock: doc["in_stock"] == true, listed: doc["listed"] == true}
 	r.bucket = uint8(priceBucket(r.price))
-	if s, ok := doc[bleveLengthsField].(string); ok {
-		fmt.Sscan(s, &r.lengths[0], &r.lengths[1])
-	}
+	info := rowInfo{id: id, version: toInt64(doc["version"])}
 	if s, ok := doc["created_at"].(string); ok {
 		if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			r.created, r.hasCreated = ts.UnixNano(), true
 		}
 	}
-	return r
+	s, _ := doc[bleveRowField].(string)
+	for i, f := range strings.Fields(s) {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		switch {
+		case i < len(info.lengths):
+			info.lengths[i] = int32(n)
+		case i == 2 && doc["version"] == nil:
+			info.version = n
+		case i == 3 && !r.hasCreated:
+			r.created, r.hasCreated = n, true
+		}
+	}
+	return r, info
 }
 
 // value is the index of a keyword value in t.values, added if new.
 func (t *table) value(v any) int32 {
-	var s string
-	switch v := v.(type) {
-	case string:
-		s = v
-	case bool:
-		// Bleve decodes a one-letter doc value T or F as a boolean,
-		// whatever the field.
-		s = map[bool]string{true: "T", false: "F"}[v]
-	}
+	s, _ := v.(string)
 	if i, ok := t.valueAt[s]; ok {
 		return i
 	}
@@ -114,20 +126,20 @@ func (t *table) put(docs []idDoc) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, d := range docs {
-		r := t.rowFrom(d.id, d.doc)
-		t.count(r, 1)
-		if i, ok := t.at[r.id]; ok {
-			t.count(t.rows[i], -1)
-			t.rows[i] = r
+		r, info := t.rowFrom(d.id, d.doc)
+		t.count(info, 1)
+		if i, ok := t.at[d.id]; ok {
+			t.count(t.info[i], -1)
+			t.rows[i], t.info[i] = r, info
 			continue
 		}
-		t.at[r.id] = len(t.rows)
-		t.rows = append(t.rows, r)
+		t.at[d.id] = len(t.rows)
+		t.rows, t.info = append(t.rows, r), append(t.info, info)
 	}
 }
 
 // count adds (sign 1) or takes away (-1) the words of a row.
-func (t *table) count(r row, sign int64) {
+func (t *table) count(r rowInfo, sign int64) {
 	for f, n := range r.lengths {
 		t.words[f] += sign * int64(n)
 		if n > 0 {
@@ -136,15 +148,21 @@ func (t *table) count(r row, sign int64) {
 	}
 }
 
-// textLengths is the value of bleveLengthsField for a document: the words
-// of each field of searchFields, as the index counts them.
-func textLengths(doc map[string]any) string {
-	var n [2]int
-	for f, tf := range searchFields {
+// rowValue is the value of bleveRowField for the document of l: the words
+// of each field of searchFields, as the index counts them, l's version
+// and, if it has one, its created_at in Unix nanoseconds.
+func rowValue(doc map[string]any, l topics.Listing) string {
+	var b []byte
+	for _, tf := range searchFields {
 		text, _ := doc[tf.name].(string)
-		n[f] = len(textAnalyzer.Analyze([]byte(text)))
+		b = strconv.AppendInt(b, int64(len(textAnalyzer.Analyze([]byte(text)))), 10)
+		b = append(b, ' ')
 	}
-	return fmt.Sprintf("%d %d", n[0], n[1])
+	b = strconv.AppendInt(b, l.Version, 10)
+	if _, ok := doc["created_at"]; ok {
+		b = strconv.AppendInt(append(b, ' '), l.CreatedAt.UnixNano(), 10)
+	}
+	return string(b)
 }
 
 // bm25Stats are the index statistics of BM25 by text field name.
@@ -176,15 +194,15 @@ func (t *table) versions(ids []string) map[string]int64 {
 	held := make(map[string]int64, len(ids))
 	for _, id := range ids {
 		if i, ok := t.at[id]; ok {
-			held[id] = t.rows[i].version
+			held[id] = t.info[i].version
 		}
 	}
 	return held
 }
 
-// candidate is a row that matched the text, with its score.
+// candidate is a row that matched, by its index, with its score.
 type candidate struct {
-	r     *row
+	i     int
 	score float64
 }
 
@@ -201,10 +219,10 @@ type page struct {
 type matches struct {
 	t     *table
 	stats bm25Stats // what BM25 scores by
-	visit func(r *row, score float64)
+	visit func(i int, score float64)
 }
 
-func (m *matches) row(i int, score float64) { m.visit(&m.t.rows[i], score) }
+func (m *matches) row(i int, score float64) { m.visit(i, score) }
 
 func (m *matches) id(id string, score float64) {
 	if i, ok := m.t.at[id]; ok {
@@ -222,21 +240,22 @@ func (t *table) query(p plan, text func(*matches) error) (page, error) {
 	for i, f := range p.filters {
 		keep[i] = t.test(f)
 	}
-	top := topN{n: p.from + p.size, cmp: p.compare}
+	top := topN{n: p.from + p.size, cmp: func(a, b candidate) int { return t.compare(p, a, b) }}
 	var pg page
 	var cats, brands []int64
 	prices := make([]int64, len(PriceBuckets)) // by row.bucket
 	if p.facets {
 		cats, brands = make([]int64, len(t.values)), make([]int64, len(t.values))
 	}
-	visit := func(r *row, score float64) {
+	visit := func(i int, score float64) {
+		r := &t.rows[i]
 		for _, k := range keep {
 			if !k(r) {
 				return
 			}
 		}
 		pg.total++
-		top.push(candidate{r, score})
+		top.push(candidate{i, score})
 		if p.facets {
 			cats[r.category]++
 			brands[r.brand]++
@@ -246,7 +265,7 @@ func (t *table) query(p plan, text func(*matches) error) (page, error) {
 
 	if len(p.words) == 0 {
 		for i := range t.rows {
-			visit(&t.rows[i], 0)
+			visit(i, 0)
 		}
 	} else {
 		if err := text(&matches{t: t, stats: t.stats(), visit: visit}); err != nil {
@@ -254,7 +273,7 @@ func (t *table) query(p plan, text func(*matches) error) (page, error) {
 		}
 	}
 	for _, c := range top.sorted()[min(p.from, len(top.h)):] {
-		pg.ids = append(pg.ids, c.r.id)
+		pg.ids = append(pg.ids, t.info[c.i].id)
 		pg.scores = append(pg.scores, c.score)
 	}
 	if p.facets {
@@ -293,25 +312,27 @@ func (t *table) test(f filter) func(*row) bool {
 }
 
 // compare orders candidates as p sorts them. A row without created_at
-// comes last either way, as Elasticsearch's missing: _last.
-func (p plan) compare(a, b candidate) int {
+// comes last either way, as Elasticsearch's missing: _last. The caller
+// holds the read lock.
+func (t *table) compare(p plan, ca, cb candidate) int {
+	a, b := &t.rows[ca.i], &t.rows[cb.i]
 	for _, k := range p.sort {
 		var c int
 		switch k.field {
 		case scoreField:
-			c = cmp.Compare(a.score, b.score)
+			c = cmp.Compare(ca.score, cb.score)
 		case priceField:
-			c = cmp.Compare(a.r.price, b.r.price)
+			c = cmp.Compare(a.price, b.price)
 		case "created_at":
-			if !a.r.hasCreated || !b.r.hasCreated {
-				if c := boolCompare(!a.r.hasCreated, !b.r.hasCreated); c != 0 {
+			if !a.hasCreated || !b.hasCreated {
+				if c := boolCompare(!a.hasCreated, !b.hasCreated); c != 0 {
 					return c // missing last
 				}
 				continue
 			}
-			c = cmp.Compare(a.r.created, b.r.created)
+			c = cmp.Compare(a.created, b.created)
 		case "item_id":
-			c = strings.Compare(a.r.id, b.r.id)
+			c = strings.Compare(t.info[ca.i].id, t.info[cb.i].id)
 		default:
 			panic("search: no sort by " + k.field)
 		}
@@ -432,25 +453,18 @@ type segmentRows struct {
 // noRow marks a document number whose row the map does not know.
 const noRow = -1
 
-// resolver returns, for a reader of the index, the function from a match
-// to its row index, or noRow when only the long way knows.
-func (sr *segmentRows) resolver(r index.IndexReader) func(index.IndexInternalID) int {
-	is, ok := r.(*scorch.IndexSnapshot)
-	if !ok {
-		return func(index.IndexInternalID) int { return noRow }
-	}
-	segs := is.Segments()
-	offsets := make([]uint64, len(segs)) // global document number of each segment's first
-	maps := make([][]int32, len(segs))
+// maps returns each segment's map, nil for one not built yet, and starts
+// building the missing ones.
+func (sr *segmentRows) maps(segs []*scorch.SegmentSnapshot) [][]int32 {
+	out := make([][]int32, len(segs))
 	live := map[segment.Segment]bool{}
-	var next uint64
 	sr.mu.Lock()
+	defer sr.mu.Unlock()
 	for i, s := range segs {
-		offsets[i], next = next, next+s.Segment().Count()
 		seg := s.Segment()
 		live[seg] = true
 		m, known := sr.segs[seg]
-		maps[i] = m
+		out[i] = m
 		if !known {
 			sr.segs[seg] = nil
 			seg.AddRef() // the build outlives this reader
@@ -462,15 +476,7 @@ func (sr *segmentRows) resolver(r index.IndexReader) func(index.IndexInternalID)
 			delete(sr.segs, seg) // merged away; a build in flight stores nothing
 		}
 	}
-	sr.mu.Unlock()
-	return func(id index.IndexInternalID) int {
-		num := id.Value()
-		i := sort.Search(len(offsets), func(i int) bool { return offsets[i] > num }) - 1
-		if i < 0 || maps[i] == nil {
-			return noRow
-		}
-		return int(maps[i][num-offsets[i]])
-	}
+	return out
 }
 
 func (sr *segmentRows) build(seg segment.Segment) {

@@ -120,18 +120,46 @@ const (
 	// "the" finds and every field length BM25 divides by.
 	bleveText             = "es_standard"
 	bleveKeywordLowercase = "keyword_lowercase"
-	// bleveLengthsField holds, in a Bleve document only, how many words
-	// its text fields have, for BM25's average field length.
-	bleveLengthsField = "text_lengths"
+	// bleveRowField holds, in a Bleve document only, what its table row
+	// needs beyond its doc values: how many words its text fields have,
+	// for BM25's average field length, then its version and created_at
+	// (bleveTableOnly). The name is from when it held the lengths alone.
+	bleveRowField = "text_lengths"
 	// bleveNoDates parses nothing: Bleve would index a dynamic string that
 	// looks like a date as a date, where Elasticsearch's flattened keeps
 	// every attribute value a keyword.
 	bleveNoDates = "no_dates"
 )
 
+// bleveTableOnly are the fields Bleve stores but does not index: no
+// query of the contract reads them, and the table (bleve_table.go) gets
+// them from bleveRowField, which costs one term where a number costs
+// sixteen. Indexing version and created_at took two fifths of the index,
+// every page of which the process maps.
+var bleveTableOnly = map[string]bool{"version": true, "created_at": true}
+
 // bleveItemsMapping is the Bleve mapping closest to esItemsMapping: BM25
-// scoring, the standard analyzer, keyword fields stored with doc values.
-func bleveItemsMapping() *mapping.IndexMappingImpl {
+// scoring, the standard analyzer, keyword fields stored with doc values,
+// no term vectors (no query reads positions), bleveTableOnly fields only
+// stored.
+func bleveItemsMapping() *mapping.IndexMappingImpl { return bleveMapping(false) }
+
+// bleveItemsMappingV1 is the mapping indexes made before the current one
+// have: every field indexed, with term vectors. They hold the same
+// documents and serve the same queries, so they stay as they are.
+func bleveItemsMappingV1() *mapping.IndexMappingImpl { return bleveMapping(true) }
+
+func bleveMapping(v1 bool) *mapping.IndexMappingImpl {
+	field := func(fm *mapping.FieldMapping, analyzer string, f field) *mapping.FieldMapping {
+		fm = bleveField(fm, analyzer, f)
+		if !v1 {
+			fm.IncludeTermVectors = false
+			if bleveTableOnly[f.name] {
+				fm.Index, fm.DocValues = false, false
+			}
+		}
+		return fm
+	}
 	im := mapping.NewIndexMapping()
 	im.ScoringModel = index.BM25Scoring
 	// Lower-cased words; and the whole value lower-cased, the equivalent
@@ -155,20 +183,20 @@ func bleveItemsMapping() *mapping.IndexMappingImpl {
 	for _, f := range itemFields {
 		switch f.kind {
 		case exact:
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewKeywordFieldMapping(), keyword.Name, f))
+			doc.AddFieldMappingsAt(f.name, field(mapping.NewKeywordFieldMapping(), keyword.Name, f))
 		case fullText:
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewTextFieldMapping(), bleveText, f))
+			doc.AddFieldMappingsAt(f.name, field(mapping.NewTextFieldMapping(), bleveText, f))
 		case title:
-			sub := bleveField(mapping.NewTextFieldMapping(), bleveKeywordLowercase, f)
+			sub := field(mapping.NewTextFieldMapping(), bleveKeywordLowercase, f)
 			sub.Name = f.name + ".keyword"
 			sub.Store = false // like a multi-field, which is not in _source
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewTextFieldMapping(), bleveText, f), sub)
+			doc.AddFieldMappingsAt(f.name, field(mapping.NewTextFieldMapping(), bleveText, f), sub)
 		case integer:
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewNumericFieldMapping(), "", f))
+			doc.AddFieldMappingsAt(f.name, field(mapping.NewNumericFieldMapping(), "", f))
 		case boolean:
-			doc.AddFieldMappingsAt(f.name, bleveField(mapping.NewBooleanFieldMapping(), "", f))
+			doc.AddFieldMappingsAt(f.name, field(mapping.NewBooleanFieldMapping(), "", f))
 		case timestamp:
-			fm := bleveField(mapping.NewDateTimeFieldMapping(), "", f)
+			fm := field(mapping.NewDateTimeFieldMapping(), "", f)
 			fm.DateFormat = optional.Name
 			doc.AddFieldMappingsAt(f.name, fm)
 		case exactMap:
@@ -179,9 +207,10 @@ func bleveItemsMapping() *mapping.IndexMappingImpl {
 	}
 	// Bookkeeping of the table (bleve_table.go), indexed so that its doc
 	// values survive segment merges.
-	lengths := mapping.NewKeywordFieldMapping()
-	lengths.Store, lengths.IncludeInAll = false, false
-	doc.AddFieldMappingsAt(bleveLengthsField, lengths)
+	row := mapping.NewKeywordFieldMapping()
+	row.Store, row.IncludeInAll = false, false
+	row.IncludeTermVectors = v1
+	doc.AddFieldMappingsAt(bleveRowField, row)
 	im.DefaultMapping = doc
 	return im
 }

@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shopstream/shopstream/eventlog"
 	"github.com/shopstream/shopstream/topics"
 )
+
+// sinkFetchBytes bounds what one fetch of the sink's consumer reads.
+const sinkFetchBytes = 512 << 10
 
 // Sink keeps a Store current from the listings topic: each batch the
 // consumer hands over is one bulk Index. It is idempotent through the
@@ -57,6 +61,10 @@ func NewSink(store Store, kopts []kgo.Opt, group string, deadLetters *eventlog.P
 	}
 	s := &Sink{store: store, deadLetters: deadLetters, role: o.role, log: o.log}
 	copts := append([]eventlog.ConsumerOption{eventlog.ConsumerRole(o.role), eventlog.ConsumerLogger(o.log)}, o.consumer...)
+	// The index takes a few thousand listings a second, while franz-go
+	// fetches up to a megabyte per partition ahead of it: smaller fetches
+	// keep fewer listings waiting in memory, and a batch still fills.
+	kopts = append(slices.Clip(kopts), kgo.FetchMaxPartitionBytes(sinkFetchBytes), kgo.FetchMaxBytes(sinkFetchBytes))
 	c, err := eventlog.NewConsumer(kopts, group, []string{topics.Listings}, s.handle, deadLetters, copts...)
 	if err != nil {
 		return nil, fmt.Errorf("search: sink: %w", err)
