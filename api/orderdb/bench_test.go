@@ -2,8 +2,10 @@ package orderdb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/shopstream/shopstream/topics"
 	"sync/atomic"
 	"testing"
 
@@ -167,4 +169,54 @@ func checkFlashSale(b *testing.B, s *sqlStore, sold int64, orders bool) {
 	if n := count(b, s, "orders"); orders && n != units {
 		b.Fatalf("%d orders for %d units", n, units)
 	}
+}
+
+// BenchmarkApplyEvents applies inboundEvents supplier stock events as the
+// inbound consumer gets them, polls of inboundPoll, against the raw loop a
+// consumer without batching runs: one transaction per event (record the
+// event id, set the stock, COMMIT). "orders" are events here.
+func BenchmarkApplyEvents(b *testing.B) {
+	const inboundEvents, inboundPoll = 2000, 500
+	events := func() []InboundEvent {
+		evs := make([]InboundEvent, inboundEvents)
+		for i := range evs {
+			evs[i] = InboundEvent{Stock: &StockChange{EventID: fmt.Sprintf("ev-%d-%s", i, topics.NewID()), ItemID: checkoutbench.Item("item", i%benchItems), OnHand: int64(i), Version: int64(2 + i)}}
+		}
+		return evs
+	}
+	checkoutbench.Engines(b, func(b *testing.B, fresh func() config.OrdersStore) {
+		var raw, store checkoutbench.Phase
+		ctx := context.Background()
+		for range b.N {
+			s := openBench(b, fresh(), true)
+			evs := events()
+			raw.Add(checkoutbench.Run(len(evs), 1, func(k int) {
+				c := evs[k].Stock
+				err := s.tx(ctx, s.d.txOptions, func(tx *sql.Tx) error {
+					if _, err := tx.ExecContext(ctx, "INSERT INTO processed_events (event_id, processed_at) VALUES (?, ?)", c.EventID, now()); err != nil {
+						return err
+					}
+					_, err := tx.ExecContext(ctx, s.d.upsertStock, c.ItemID, c.OnHand, c.Version, now())
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}))
+			s = openBench(b, fresh(), true)
+			evs = events()
+			p := checkoutbench.Run(len(evs)/inboundPoll, 1, func(k int) {
+				res, err := s.ApplyEvents(ctx, evs[k*inboundPoll:(k+1)*inboundPoll])
+				if err != nil || res[0].Err != nil || res[0].Duplicate {
+					b.Fatalf("apply: %v %+v", err, res[0])
+				}
+			})
+			p.Orders = len(evs)
+			store.Add(p)
+			if n := count(b, s.sqlStore, "processed_events"); n != inboundEvents {
+				b.Fatalf("%d events recorded, want %d", n, inboundEvents)
+			}
+		}
+		checkoutbench.Report(b, store, raw)
+	})
 }

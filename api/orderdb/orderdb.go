@@ -55,6 +55,11 @@ type Store interface {
 	// exactly once per event id. An unknown order is ErrOrderNotFound.
 	ApplyPayment(ctx context.Context, p PaymentOutcome) (Applied, error)
 	ApplyShipment(ctx context.Context, s ShipmentStep) (Applied, error)
+	// ApplyEvents applies many such events in order, a few transactions
+	// for all of them; a result per event says what it did or why it was
+	// refused. A database failure is the error: the events may be applied
+	// in part, and applying them again changes nothing more.
+	ApplyEvents(ctx context.Context, evs []InboundEvent) ([]InboundResult, error)
 	// Cancel is the shopper's cancel: lifecycle.ErrNotCancelable once
 	// shipped, a no-op on an order already canceled or refunded.
 	Cancel(ctx context.Context, orderID string) (Applied, error)

@@ -641,6 +641,95 @@ func ordersContract(t *testing.T, fresh freshDB) {
 		}
 	})
 
+	t.Run("a-batch-of-events-applies-in-order-once", func(t *testing.T) {
+		s := openMigrated(t, fresh(t))
+		setStock(t, s, "item-a", 10)
+		a := checkout(t, s, "user-1", Line{"item-a", 2, 100})
+		b := checkout(t, s, "user-2", Line{"item-a", 3, 100})
+		drain(t, s)
+		before := topics.NewID()
+		if _, err := s.ApplyShipment(ctx(t), ShipmentStep{EventID: before, OrderID: b.OrderID}); err != nil {
+			t.Fatal(err)
+		}
+		v := time.Now().UnixNano()
+		ids := make([]string, 10)
+		for i := range ids {
+			ids[i] = topics.NewID()
+		}
+		batch := []InboundEvent{
+			{Stock: &StockChange{EventID: ids[0], ItemID: "item-a", OnHand: 40, Version: v + 2}},
+			{Payment: &PaymentOutcome{EventID: ids[1], OrderID: a.OrderID, Succeeded: true, PaymentID: "pay-a"}},
+			{Shipment: &ShipmentStep{EventID: ids[2], OrderID: a.OrderID}},
+			{Stock: &StockChange{EventID: ids[3], ItemID: "item-a", OnHand: 7, Version: v + 1}}, // older: recorded, no effect
+			{Shipment: &ShipmentStep{EventID: ids[4], OrderID: a.OrderID, Delivered: true}},
+			{Shipment: &ShipmentStep{EventID: ids[2], OrderID: a.OrderID}},         // the same event again
+			{Payment: &PaymentOutcome{EventID: ids[5], OrderID: "no-such-order"}},  // never taken
+			{Stock: &StockChange{EventID: ids[6], ItemID: "not an id", OnHand: 1}}, // malformed
+			{Shipment: &ShipmentStep{EventID: before, OrderID: b.OrderID}},         // applied before
+			{Payment: &PaymentOutcome{EventID: ids[7], OrderID: b.OrderID}},        // a failure: canceled, restocked
+			{Stock: &StockChange{EventID: ids[8], ItemID: "item-new", OnHand: 3, Version: 1}},
+		}
+		res, err := s.ApplyEvents(ctx(t), batch)
+		if err != nil || len(res) != len(batch) {
+			t.Fatalf("apply: %d results, %v", len(res), err)
+		}
+		wantStatus := map[int]lifecycle.Status{1: lifecycle.Placed, 2: lifecycle.Shipped, 4: lifecycle.Delivered, 5: lifecycle.Delivered, 8: lifecycle.Created, 9: lifecycle.Canceled}
+		for i, r := range res {
+			switch {
+			case i == 6:
+				if !errors.Is(r.Err, ErrOrderNotFound) {
+					t.Errorf("event %d: %v, want not found", i, r.Err)
+				}
+			case i == 7:
+				if !errors.Is(r.Err, ErrInvalid) {
+					t.Errorf("event %d: %v, want invalid", i, r.Err)
+				}
+			case r.Err != nil:
+				t.Errorf("event %d: %v", i, r.Err)
+			case r.Duplicate != (i == 5 || i == 8):
+				t.Errorf("event %d: duplicate %v", i, r.Duplicate)
+			case wantStatus[i] != "" && r.Order.Status != wantStatus[i]:
+				t.Errorf("event %d: order %s, want %s", i, r.Order.Status, wantStatus[i])
+			}
+		}
+		if got := orderOf(t, s, a.OrderID); got.Status != lifecycle.Delivered || got.Version != 4 || got.PaymentID != "pay-a" {
+			t.Fatalf("order a: %+v", got)
+		}
+		if got := stockOf(t, s, "item-a"); got.OnHand != 40 || got.Committed != 2 {
+			t.Fatalf("item-a after the batch: %+v (b's 3 units restocked, the older level ignored)", got)
+		}
+		if got := stockOf(t, s, "item-new"); got.OnHand != 3 {
+			t.Fatalf("item-new: %+v", got)
+		}
+		var types []string
+		for _, r := range pending(t, s) {
+			types = append(types, decode(t, r).Type+" "+r.Key)
+		}
+		want := []string{topics.TypeOrderPlaced + " " + a.OrderID, topics.TypeOrderShipped + " " + a.OrderID,
+			topics.TypeOrderDelivered + " " + a.OrderID, topics.TypeOrderCanceled + " " + b.OrderID}
+		if !slices.Equal(types, want) {
+			t.Fatalf("outbox %v, want %v", types, want)
+		}
+		drain(t, s)
+
+		// The whole batch again, as after a crash before the offsets moved.
+		again, err := s.ApplyEvents(ctx(t), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range again {
+			if i != 6 && i != 7 && (!r.Duplicate || r.Effect.Changed) {
+				t.Errorf("again, event %d: %+v", i, r)
+			}
+		}
+		if got := orderOf(t, s, a.OrderID); got.Version != 4 {
+			t.Fatalf("order a changed again: %+v", got)
+		}
+		if p := pending(t, s); len(p) != 0 {
+			t.Fatalf("the repeated batch wrote %d outbox records", len(p))
+		}
+	})
+
 	t.Run("user-orders-pages-newest-first", func(t *testing.T) {
 		s := openMigrated(t, fresh(t))
 		setStock(t, s, "item-a", 100)

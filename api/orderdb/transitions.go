@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shopstream/shopstream/ingest"
 	"github.com/shopstream/shopstream/lifecycle"
 	"github.com/shopstream/shopstream/topics"
 )
@@ -68,16 +67,6 @@ func changeCommitted(ctx context.Context, q querier, us []itemUnits, take bool) 
 	})
 }
 
-// markProcessed records an outside event as applied; false when it was
-// recorded before, in which case it must change nothing.
-func markProcessed(ctx context.Context, q querier, d *dialect, eventID string) (bool, error) {
-	_, err := q.ExecContext(ctx, "INSERT INTO processed_events (event_id, processed_at) VALUES (?, ?)", eventID, now())
-	if d.duplicate(err) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // checkID refuses an empty id or one longer than its column.
 func checkID(what, id string, max int) error {
 	if id == "" || len(id) > max {
@@ -86,64 +75,9 @@ func checkID(what, id string, max int) error {
 	return nil
 }
 
-func (s *sqlStore) ApplyStock(ctx context.Context, c StockChange) (bool, error) {
-	if err := checkID("event id", c.EventID, 64); err != nil {
-		return false, err
-	}
-	if !ingest.IsID(c.ItemID) {
-		return false, invalidf("orderdb: stock event %s: item id %q is not an id", c.EventID, c.ItemID)
-	}
-	if c.OnHand < 0 {
-		return false, invalidf("orderdb: stock event %s sets item %s to %d units, below zero", c.EventID, c.ItemID, c.OnHand)
-	}
-	var fresh bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if fresh, err = markProcessed(ctx, tx, s.d, c.EventID); err != nil || !fresh {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.d.upsertStock, c.ItemID, c.OnHand, c.Version, now())
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("orderdb: apply stock event %s to item %s: %w", c.EventID, c.ItemID, err)
-	}
-	return fresh, nil
-}
-
-func (s *sqlStore) ApplyPayment(ctx context.Context, p PaymentOutcome) (Applied, error) {
-	st, paymentID := lifecycle.PaymentFailed, ""
-	if p.Succeeded {
-		st, paymentID = lifecycle.PaymentSucceeded, p.PaymentID
-	}
-	if len(p.PaymentID) > 128 {
-		return Applied{}, invalidf("orderdb: payment id %q is longer than 128 bytes", p.PaymentID)
-	}
-	return s.step(ctx, p.OrderID, p.EventID, st, paymentID)
-}
-
-func (s *sqlStore) ApplyShipment(ctx context.Context, sh ShipmentStep) (Applied, error) {
-	st := lifecycle.Ship
-	if sh.Delivered {
-		st = lifecycle.Deliver
-	}
-	return s.step(ctx, sh.OrderID, sh.EventID, st, "")
-}
-
 func (s *sqlStore) Cancel(ctx context.Context, orderID string) (Applied, error) {
-	return s.step(ctx, orderID, "", lifecycle.Cancel, "")
-}
-
-// step applies st to one order, under its row lock, once per eventID
-// (when there is one). paymentID, if set, is recorded with a change.
-func (s *sqlStore) step(ctx context.Context, orderID, eventID string, st lifecycle.Step, paymentID string) (Applied, error) {
 	if err := checkID("order id", orderID, 64); err != nil {
 		return Applied{}, err
-	}
-	if eventID != "" {
-		if err := checkID("event id", eventID, 64); err != nil {
-			return Applied{}, err
-		}
 	}
 	var out Applied
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -154,29 +88,14 @@ func (s *sqlStore) step(ctx context.Context, orderID, eventID string, st lifecyc
 		if len(os) == 0 {
 			return ErrOrderNotFound
 		}
-		out = Applied{Order: os[0], Effect: lifecycle.Effect{Next: os[0].Status}}
-		if eventID != "" {
-			fresh, err := markProcessed(ctx, tx, s.d, eventID)
-			if err != nil || !fresh {
-				out.Duplicate = !fresh
-				return err
-			}
-		}
-		e, err := lifecycle.Next(out.Order.Status, st)
-		if err != nil {
+		out = Applied{Order: os[0]}
+		if out.Effect, err = lifecycle.Next(out.Order.Status, lifecycle.Cancel); err != nil || !out.Effect.Changed {
 			return err
 		}
-		if out.Effect = e; !e.Changed {
-			return nil
-		}
-		return applyChanges(ctx, tx, []change{{o: &out.Order, e: e, paymentID: paymentID}})
+		return applyChanges(ctx, tx, []change{{o: &out.Order, e: out.Effect}})
 	})
 	if err != nil {
-		what := string(st)
-		if eventID != "" {
-			what += " event " + eventID
-		}
-		return Applied{}, fmt.Errorf("orderdb: apply %s to order %s: %w", what, orderID, err)
+		return Applied{}, fmt.Errorf("orderdb: cancel order %s: %w", orderID, err)
 	}
 	return out, nil
 }

@@ -46,20 +46,41 @@ func NewInbound(svc *Service, kopts []kgo.Opt, group string, deadLetters *eventl
 // Run applies events until ctx ends; nil when ctx ended it.
 func (in *Inbound) Run(ctx context.Context) error { return in.consumer.Run(ctx) }
 
+// handle applies a poll's events in a few transactions, not one each:
+// a commit costs more than the work.
 func (in *Inbound) handle(ctx context.Context, batch []eventlog.Delivery) error {
-	changed := false
 	var refused []eventlog.Rejected
+	refuse := func(d eventlog.Delivery, reason string) {
+		in.log.Warn("dead-lettered an inbound event", "topic", d.Record.Topic, "type", d.Event.Type, "id", d.Event.ID, "reason", reason)
+		refused = append(refused, eventlog.Rejected{Record: d.Record, Reason: reason})
+	}
+	evs := make([]orderdb.InboundEvent, 0, len(batch))
+	from := make([]eventlog.Delivery, 0, len(batch))
 	for _, d := range batch {
-		c, err := in.apply(ctx, d.Event)
-		var reject rejection
+		ev, ok, reason := inbound(d.Event)
 		switch {
-		case errors.As(err, &reject):
-			in.log.Warn("dead-lettered an inbound event", "topic", d.Record.Topic, "type", d.Event.Type, "id", d.Event.ID, "reason", reject.reason)
-			refused = append(refused, eventlog.Rejected{Record: d.Record, Reason: reject.reason})
-		case err != nil:
-			return fmt.Errorf("ordertaking: apply %s %s: %w", d.Event.Type, d.Event.ID, err)
+		case reason != "":
+			refuse(d, reason)
+		case ok:
+			evs, from = append(evs, ev), append(from, d)
 		}
-		changed = changed || c
+	}
+	res, err := in.svc.store.ApplyEvents(ctx, evs)
+	if err != nil {
+		return fmt.Errorf("ordertaking: apply %d inbound events: %w", len(evs), err)
+	}
+	changed := false
+	for i, r := range res {
+		d := from[i]
+		switch {
+		case errors.Is(r.Err, orderdb.ErrOrderNotFound):
+			refuse(d, fmt.Sprintf("%s for an order the order-taking database never took: %v", d.Event.Type, r.Err))
+		case errors.Is(r.Err, orderdb.ErrInvalid):
+			refuse(d, r.Err.Error())
+		case r.Err != nil:
+			return fmt.Errorf("ordertaking: apply %s %s: %w", d.Event.Type, d.Event.ID, r.Err)
+		}
+		changed = changed || r.Effect.Changed
 	}
 	if changed {
 		in.svc.kick()
@@ -69,45 +90,22 @@ func (in *Inbound) handle(ctx context.Context, batch []eventlog.Delivery) error 
 	return eventlog.DeadLetters(ctx, in.deadLetters, InboundGroup, refused)
 }
 
-// rejection is an event the database refuses for good.
-type rejection struct{ reason string }
-
-func (r rejection) Error() string { return r.reason }
-
-// invalid turns the database's refusal of a malformed event into a
-// rejection; a retry could never succeed.
-func invalid(err error) error {
-	if errors.Is(err, orderdb.ErrInvalid) {
-		return rejection{err.Error()}
-	}
-	return err
-}
-
-// apply applies one event and reports whether the outbox got records.
-func (in *Inbound) apply(ctx context.Context, ev topics.Event) (bool, error) {
-	store := in.svc.store
-	notFound := func(a orderdb.Applied, err error, orderID string) (bool, error) {
-		if errors.Is(err, orderdb.ErrOrderNotFound) {
-			return false, rejection{fmt.Sprintf("%s for order %s, which the order-taking database never took", ev.Type, orderID)}
-		}
-		return a.Effect.Changed, invalid(err)
-	}
+// inbound is the database's form of ev; false for an event that needs
+// nothing, or a reason the edge never applies it.
+func inbound(ev topics.Event) (orderdb.InboundEvent, bool, string) {
 	switch data := ev.Data.(type) {
 	case topics.InventoryItemChanged:
-		_, err := store.ApplyStock(ctx, orderdb.StockChange{EventID: ev.ID, ItemID: data.ItemID, OnHand: data.OnHand, Version: data.Version, At: ev.OccurredAt})
-		return false, invalid(err)
+		return orderdb.InboundEvent{Stock: &orderdb.StockChange{EventID: ev.ID, ItemID: data.ItemID, OnHand: data.OnHand, Version: data.Version, At: ev.OccurredAt}}, true, ""
 	case topics.Payment:
 		if ev.Type == topics.TypePaymentRefunded {
-			return false, nil // the money went back; the order was refunded before
+			return orderdb.InboundEvent{}, false, "" // the money went back; the order was refunded before
 		}
-		a, err := store.ApplyPayment(ctx, orderdb.PaymentOutcome{
+		return orderdb.InboundEvent{Payment: &orderdb.PaymentOutcome{
 			EventID: ev.ID, OrderID: data.OrderID, Succeeded: ev.Type == topics.TypePaymentSucceeded,
 			PaymentID: data.PaymentID, AmountCents: data.AmountCents, Reason: data.Reason, At: ev.OccurredAt,
-		})
-		return notFound(a, err, data.OrderID)
+		}}, true, ""
 	case topics.Shipment:
-		a, err := store.ApplyShipment(ctx, orderdb.ShipmentStep{EventID: ev.ID, OrderID: data.OrderID, Delivered: ev.Type == topics.TypeShipmentDelivered, At: ev.OccurredAt})
-		return notFound(a, err, data.OrderID)
+		return orderdb.InboundEvent{Shipment: &orderdb.ShipmentStep{EventID: ev.ID, OrderID: data.OrderID, Delivered: ev.Type == topics.TypeShipmentDelivered, At: ev.OccurredAt}}, true, ""
 	}
-	return false, rejection{fmt.Sprintf("event type %q is not one the order-taking edge applies", ev.Type)}
+	return orderdb.InboundEvent{}, false, fmt.Sprintf("event type %q is not one the order-taking edge applies", ev.Type)
 }
