@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/shopstream/shopstream/topics"
 	"sync/atomic"
 	"testing"
 
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/internal/checkoutbench"
+	"github.com/shopstream/shopstream/topics"
 )
 
 // The benchmarks compare Store.Checkout with what the database does
