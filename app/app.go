@@ -44,6 +44,9 @@ type App struct {
 	Runtime  *processors.Runtime
 	Stores   Stores
 	Mux      *http.ServeMux
+	// Clock, when set before the API is served, is the time of membership
+	// commands, trials and cohort reads: tests move it weeks at a time.
+	Clock func() time.Time
 
 	kafkaOpts []kgo.Opt
 	embedded  *broker.Embedded
@@ -53,6 +56,14 @@ type App struct {
 	runners   []runner
 	started   bool
 	closers   []func(context.Context) error
+}
+
+// now is Clock, else the time.
+func (a *App) now() time.Time {
+	if a.Clock != nil {
+		return a.Clock()
+	}
+	return time.Now()
 }
 
 type runner struct {

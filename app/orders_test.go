@@ -24,6 +24,7 @@ import (
 	"github.com/shopstream/shopstream/payment"
 	"github.com/shopstream/shopstream/processors"
 	pt "github.com/shopstream/shopstream/processors/processortest"
+	"github.com/shopstream/shopstream/processors/membership"
 	"github.com/shopstream/shopstream/reconcile"
 	"github.com/shopstream/shopstream/shipping"
 	"github.com/shopstream/shopstream/topics"
@@ -60,7 +61,9 @@ func withoutPayment(a *app.App) error {
 	return a.ServeAPI()
 }
 
-func startOrderFlow(t *testing.T) *orderFlow {
+// startOrderFlow starts the flow; setup runs first (to set the app's
+// clock, say), and more roles may follow in setup too.
+func startOrderFlow(t *testing.T, setup ...func(*app.App) error) *orderFlow {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Orders.TTL = 1500 * time.Millisecond
 	cfg.Orders.SweepInterval = 100 * time.Millisecond
@@ -78,8 +81,10 @@ func startOrderFlow(t *testing.T) *orderFlow {
 		k.StartGroupAtEnd(t, goka.Group(ordertaking.InboundGroup), ordertaking.InboundTopics...)
 		k.StartGroupAtEnd(t, payment.Name, topics.OrderEvents)
 		k.StartGroupAtEnd(t, shipping.Name, shipping.Inputs...)
+		k.StartGroupAtEnd(t, membership.Group, topics.MembershipCommands)
+		k.StartGroupAtEnd(t, app.AnalyticsSinkGroup, topics.MembershipEvents, topics.OrderEvents)
 	}
-	r := start(t, cfg, withoutPayment)
+	r := start(t, cfg, append(setup, withoutPayment)...)
 	return &orderFlow{t: t, r: r, cfg: cfg, base: "http://" + r.HTTPAddr(), run: testkafka.Unique("orders")}
 }
 

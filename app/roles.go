@@ -123,14 +123,18 @@ func (a *App) ServeAPI() error {
 	api.New(a.Producer, views, a.Stores.Search, api.Logger(a.Log)).Mount(a.Mux)
 	api.NewCarts(a.Producer, views, views, api.CartLogger(a.Log), api.CartMaxPerLine(cfg.MaxQuantityPerLine)).Mount(a.Mux)
 	api.NewNotifications(views.notification, api.NotificationsLogger(a.Log)).Mount(a.Mux)
-	api.NewMemberships(a.Producer, views, api.MembershipLogger(a.Log)).Mount(a.Mux)
+	api.NewMemberships(a.Producer, views, api.MembershipLogger(a.Log), api.MembershipClock(a.now)).Mount(a.Mux)
 	if a.Stores.Analytics != nil {
-		api.NewAnalytics(a.Stores.Analytics, api.AnalyticsLogger(a.Log)).Mount(a.Mux)
+		api.NewAnalytics(a.Stores.Analytics, api.AnalyticsLogger(a.Log), api.AnalyticsClock(a.now)).Mount(a.Mux)
 		api.NewDashboard().Mount(a.Mux)
 	}
 
+	svcOpts := []ordertaking.ServiceOption{ordertaking.TrialCheck(views)}
+	if a.Clock != nil {
+		svcOpts = append(svcOpts, ordertaking.ServiceClock(a.Clock))
+	}
 	svc := ordertaking.NewService(a.Stores.Orders, views, views,
-		ordertaking.Limits{MaxLines: cfg.MaxLines, MaxQuantity: cfg.MaxQuantityPerLine, TTL: cfg.TTL}, ordertaking.TrialCheck(views))
+		ordertaking.Limits{MaxLines: cfg.MaxLines, MaxQuantity: cfg.MaxQuantityPerLine, TTL: cfg.TTL}, svcOpts...)
 	var orderOpts []api.OrdersOption
 	if a.Stores.History != nil {
 		orderOpts = append(orderOpts, api.WithHistory(a.Stores.History))
@@ -263,11 +267,14 @@ func (a *App) RunShipping() error {
 
 // RunAnalyticsSink writes membership and order events into the analytics
 // store, which must have been opened (AnalyticsStore).
+// AnalyticsSinkGroup is the analytics sink's consumer group.
+const AnalyticsSinkGroup = "analytics-sink"
+
 func (a *App) RunAnalyticsSink() error {
 	if a.Stores.Analytics == nil {
 		return fmt.Errorf("app: the analytics sink needs the analytics store")
 	}
-	sink, err := analytics.NewSink(a.Stores.Analytics, a.kafkaOpts, "analytics-sink", a.Producer,
+	sink, err := analytics.NewSink(a.Stores.Analytics, a.kafkaOpts, AnalyticsSinkGroup, a.Producer,
 		analytics.SinkLogger(a.Log), analytics.ConsumerOptions(eventlog.CountIn(a.Metrics.RecordsIn)))
 	if err != nil {
 		return err

@@ -115,8 +115,12 @@ func newCheckoutCall(ctx context.Context, req CheckoutRequest) (*checkoutCall, e
 	if req.PrimeTrial {
 		// The trial starts with the order or not at all: its command
 		// commits with it, the order's total as the spend at signup.
+		trialAt := at
+		if !req.TrialAt.IsZero() {
+			trialAt = req.TrialAt.UTC()
+		}
 		trial, err := newOutboxRow(topics.MembershipCommands, topics.TypeMembershipTrialRequested, o.UserID,
-			topics.MembershipTrialRequested{UserID: o.UserID, SpendCents: o.TotalCents, Currency: o.Currency, OrderID: o.OrderID}, at)
+			topics.MembershipTrialRequested{UserID: o.UserID, SpendCents: o.TotalCents, Currency: o.Currency, OrderID: o.OrderID}, trialAt)
 		if err != nil {
 			return nil, fmt.Errorf("orderdb: checkout for user %s: %w", req.UserID, err)
 		}

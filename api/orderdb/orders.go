@@ -25,6 +25,9 @@ type CheckoutRequest struct {
 	// Currency of every price in Lines.
 	Currency   string
 	PrimeTrial bool
+	// TrialAt is when the trial starts, if not at the order's time: the
+	// order-taking service's clock, which tests move.
+	TrialAt time.Time
 	// FromCart: the order empties the user's cart (a cart.cleared event
 	// goes out with order.created).
 	FromCart bool

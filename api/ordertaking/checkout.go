@@ -91,6 +91,8 @@ type Service struct {
 	memberships Memberships
 	limits      Limits
 	wake        chan struct{}
+	// clock, when set, times trials: membership time is a test's to move.
+	clock func() time.Time
 }
 
 // ServiceOption configures a Service.
@@ -101,6 +103,12 @@ type ServiceOption func(*Service)
 // an order whose trial the membership processor would refuse.
 func TrialCheck(memberships Memberships) ServiceOption {
 	return func(s *Service) { s.memberships = memberships }
+}
+
+// ServiceClock makes trials started at checkout start at now() instead of
+// at the order's time, and judges the trial check at now().
+func ServiceClock(now func() time.Time) ServiceOption {
+	return func(s *Service) { s.clock = now }
 }
 
 // NewService takes orders into store, pricing them from items; carts
@@ -169,7 +177,7 @@ func (s *Service) Checkout(ctx context.Context, req Request) (orderdb.CheckoutRe
 	}
 	res, err := s.store.Checkout(ctx, orderdb.CheckoutRequest{
 		UserID: req.UserID, Lines: priced, Currency: currency, PrimeTrial: req.PrimeTrial, FromCart: fromCart,
-		IdempotencyKey: req.IdempotencyKey, RequestHash: hash, TTL: s.limits.TTL,
+		IdempotencyKey: req.IdempotencyKey, RequestHash: hash, TTL: s.limits.TTL, TrialAt: s.trialAt(req),
 	})
 	var short *orderdb.InsufficientStockError
 	switch {
@@ -187,6 +195,23 @@ func (s *Service) Checkout(ctx context.Context, req Request) (orderdb.CheckoutRe
 	return res, nil
 }
 
+// now is the service's clock, else the time.
+func (s *Service) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
+}
+
+// trialAt is when req's trial starts: zero, the order's time, unless the
+// service has a clock.
+func (s *Service) trialAt(req Request) time.Time {
+	if !req.PrimeTrial || s.clock == nil {
+		return time.Time{}
+	}
+	return s.clock()
+}
+
 // checkTrial refuses a prime_trial checkout by a user who already had a
 // trial. Two such checkouts racing both pass; the membership processor
 // then refuses the second trial (its order stands, without a trial).
@@ -198,7 +223,7 @@ func (s *Service) checkTrial(req Request) error {
 	if err != nil {
 		return rest.Errorf(http.StatusServiceUnavailable, rest.CodeUnavailable, "memberships are not readable yet: %v", err)
 	}
-	status := m.StatusAt(time.Now())
+	status := m.StatusAt(s.now())
 	if status.State == membership.None {
 		return nil
 	}
