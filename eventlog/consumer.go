@@ -37,6 +37,7 @@ type Consumer struct {
 	in       *prometheus.CounterVec
 	log      *slog.Logger
 	maxBatch int
+	prefetch bool
 }
 
 // ConsumerOption configures a Consumer.
@@ -53,6 +54,15 @@ func ConsumerLogger(l *slog.Logger) ConsumerOption { return func(c *Consumer) { 
 
 // MaxBatch bounds the records handed to one handler call.
 func MaxBatch(n int) ConsumerOption { return func(c *Consumer) { c.maxBatch = n } }
+
+// Prefetch polls and decodes the next batch while the handler works on
+// the one before, and commits each batch's own offsets once it is
+// handled. Decoding then costs no time of its own, but a rebalance no
+// longer waits for the batch polled ahead: a partition that moves on may
+// have that batch handled here and by its new owner at once. Only for
+// handlers that tolerate that, as the sinks do (idempotent by event id or
+// version); not for one that must be the single writer.
+func Prefetch() ConsumerOption { return func(c *Consumer) { c.prefetch = true } }
 
 // NewConsumer joins group on the input topics, starting a new group at the
 // oldest record. deadLetters produces the dead-letter records.
@@ -83,55 +93,154 @@ func NewConsumer(opts []kgo.Opt, group string, inputs []string, h Handler, deadL
 // the group.
 func (c *Consumer) Run(ctx context.Context) error {
 	defer c.cl.Close()
+	if c.prefetch {
+		return c.runPrefetching(ctx)
+	}
 	for {
-		fetches := c.cl.PollRecords(ctx, c.maxBatch)
-		if ctx.Err() != nil {
-			c.cl.AllowRebalance()
-			return nil
+		p, ok := c.poll(ctx)
+		if !ok {
+			return p.err
 		}
-		if fetches.IsClientClosed() {
-			return errors.New("eventlog: consumer client closed")
+		if err := c.deliver(ctx, p); err != nil {
+			return stopErr(ctx, err)
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			c.log.Warn("fetch failed; retrying", "role", c.role, "topic", topic, "partition", p, "err", err)
-		})
-		if err := c.handle(ctx, fetches.Records()); err != nil {
-			c.cl.AllowRebalance()
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		commitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := c.cl.CommitUncommittedOffsets(commitCtx)
-		cancel()
-		if err != nil {
-			// The batch is handled; a failed commit only means it may be
-			// redelivered, which handlers tolerate.
-			c.log.Warn("offset commit failed", "role", c.role, "err", err)
-		}
-		c.cl.AllowRebalance()
+		c.commit(func(ctx context.Context) error { return c.cl.CommitUncommittedOffsets(ctx) })
 	}
 }
 
-func (c *Consumer) handle(ctx context.Context, recs []*kgo.Record) error {
-	if len(recs) == 0 {
+// polled is a poll's records, decoded, with the decode step's failure
+// (a dead letter that could not be written).
+type polled struct {
+	recs  []*kgo.Record
+	batch []Delivery
+	err   error
+}
+
+// poll waits for records and decodes them; false when the consumer must
+// stop, with the error to stop with (nil when ctx ended).
+func (c *Consumer) poll(ctx context.Context) (polled, bool) {
+	fetches := c.cl.PollRecords(ctx, c.maxBatch)
+	if ctx.Err() != nil {
+		c.cl.AllowRebalance()
+		return polled{}, false
+	}
+	if fetches.IsClientClosed() {
+		return polled{err: errors.New("eventlog: consumer client closed")}, false
+	}
+	fetches.EachError(func(topic string, p int32, err error) {
+		c.log.Warn("fetch failed; retrying", "role", c.role, "topic", topic, "partition", p, "err", err)
+	})
+	p := polled{recs: fetches.Records()}
+	p.batch, p.err = c.decode(ctx, p.recs)
+	return p, true
+}
+
+// deliver hands p to the handler; an error leaves p unhandled and
+// uncommitted, and stops the consumer.
+func (c *Consumer) deliver(ctx context.Context, p polled) error {
+	err := p.err
+	if err == nil {
+		err = c.handle(ctx, p.batch)
+	}
+	if err != nil {
+		c.cl.AllowRebalance()
+	}
+	return err
+}
+
+// stopErr is what Run returns for err: nil when ctx ended it.
+func stopErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
 		return nil
+	}
+	return err
+}
+
+// commit commits what was handled, then lets a rebalance go on.
+func (c *Consumer) commit(do func(context.Context) error) {
+	commitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := do(commitCtx)
+	cancel()
+	if err != nil {
+		// The batch is handled; a failed commit only means it may be
+		// redelivered, which handlers tolerate.
+		c.log.Warn("offset commit failed", "role", c.role, "err", err)
+	}
+	c.cl.AllowRebalance()
+}
+
+// runPrefetching is Run with the next poll under way during each handler
+// call (see Prefetch).
+func (c *Consumer) runPrefetching(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	next := make(chan polled)
+	stopped := make(chan error, 1)
+	go func() {
+		defer close(next)
+		for {
+			p, ok := c.poll(ctx)
+			if !ok {
+				stopped <- p.err
+				return
+			}
+			select {
+			case next <- p:
+			case <-ctx.Done():
+				stopped <- nil
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for range next {
+		}
+	}()
+	for p := range next {
+		if err := c.deliver(ctx, p); err != nil {
+			return stopErr(ctx, err)
+		}
+		if len(p.recs) > 0 {
+			c.commit(func(ctx context.Context) error { return c.cl.CommitRecords(ctx, p.recs...) })
+		}
+	}
+	return <-stopped
+}
+
+// decode decodes recs, dead-lettering what does not decode.
+func (c *Consumer) decode(ctx context.Context, recs []*kgo.Record) ([]Delivery, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	if c.in != nil {
+		counted, n := "", 0
+		for i, r := range recs {
+			if r.Topic != counted && n > 0 {
+				c.in.WithLabelValues(c.role, counted).Add(float64(n))
+				n = 0
+			}
+			counted, n = r.Topic, n+1
+			if i == len(recs)-1 {
+				c.in.WithLabelValues(c.role, counted).Add(float64(n))
+			}
+		}
 	}
 	batch := make([]Delivery, 0, len(recs))
 	for _, r := range recs {
-		if c.in != nil {
-			c.in.WithLabelValues(c.role, r.Topic).Inc()
-		}
 		ev, err := topics.Decode(r.Value)
 		if err != nil {
 			if err := c.deadLetter(ctx, r, err); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		batch = append(batch, Delivery{Event: ev, Record: r})
 	}
+	return batch, nil
+}
+
+// handle runs the handler on batch until it succeeds or ctx ends.
+func (c *Consumer) handle(ctx context.Context, batch []Delivery) error {
 	if len(batch) == 0 {
 		return nil
 	}

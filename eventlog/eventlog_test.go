@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -232,4 +233,100 @@ func metricValue(t *testing.T, m *ops.Metrics, name string, want map[string]stri
 		}
 	}
 	return 0
+}
+
+// With Prefetch a batch's offsets are committed once it is handled and not
+// before, whatever was polled after it: a consumer stopped inside a batch
+// (the next one polled ahead) leaves both to the group's next consumer,
+// and no event is lost.
+func TestPrefetchCommitsOnlyHandledBatches(t *testing.T) {
+	ctx := context.Background()
+	brokers, p, _ := setup(t)
+	run := testkafka.Unique("prefetch")
+	want := map[string]bool{}
+	for i := range 200 {
+		ev := stockEvent(t, fmt.Sprintf("%s-%d", run, i%7), int64(i))
+		if err := p.Publish(ctx, topics.SupplierStock, ev); err != nil {
+			t.Fatal(err)
+		}
+		want[ev.ID] = true
+	}
+	ours := func(batch []eventlog.Delivery) []string {
+		var ids []string
+		for _, d := range batch {
+			if want[d.Event.ID] {
+				ids = append(ids, d.Event.ID)
+			}
+		}
+		return ids
+	}
+	group := testkafka.Unique("prefetch-group")
+	consume := func(h eventlog.Handler) (stop func()) {
+		cons, err := eventlog.NewConsumer(eventlog.ClientOpts(brokers, "test", 5*time.Second, nil), group,
+			[]string{topics.SupplierStock}, h, p, eventlog.MaxBatch(40), eventlog.Prefetch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- cons.Run(runCtx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("consumer stopped with %v", err)
+			}
+		}
+	}
+
+	var mu sync.Mutex
+	first := map[string]bool{}
+	blocked := make(chan []string, 1)
+	stop := consume(func(ctx context.Context, batch []eventlog.Delivery) error {
+		ids := ours(batch)
+		mu.Lock()
+		n := len(first)
+		mu.Unlock()
+		if n >= 60 && len(ids) > 0 {
+			select {
+			case blocked <- ids:
+			default:
+			}
+			<-ctx.Done() // killed while writing this batch
+			return ctx.Err()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			first[id] = true
+		}
+		return nil
+	})
+	var inFlight []string
+	select {
+	case inFlight = <-blocked:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the first consumer never reached its 60th event")
+	}
+	stop()
+
+	second := &collector{seen: map[string]topics.Event{}}
+	stop = consume(second.handle)
+	defer stop()
+	eventually(t, "every event handled by one consumer or the other", func() bool {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+		for id := range want {
+			if _, ok := second.seen[id]; !ok && !first[id] {
+				return false
+			}
+		}
+		return true
+	})
+	second.mu.Lock()
+	defer second.mu.Unlock()
+	for _, id := range inFlight {
+		if _, ok := second.seen[id]; !ok {
+			t.Fatalf("event %s of the batch in hand at the stop was committed and never redelivered", id)
+		}
+	}
 }

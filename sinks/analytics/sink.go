@@ -109,6 +109,33 @@ var inputs = []string{topics.MembershipEvents, topics.OrderEvents}
 // group starts at the oldest record, so a new group over an empty store
 // rebuilds it.
 func NewSink(store Writer, kopts []kgo.Opt, group string, deadLetters *eventlog.Producer, opts ...SinkOption) (*Sink, error) {
+	s, o := newSink(store, deadLetters, opts)
+	// The broker holds each fetch until it has the bytes or the delay
+	// passed: batching with a bounded delay, with nothing buffered past the
+	// offsets the consumer commits.
+	kopts = append(append([]kgo.Opt(nil), kopts...), kgo.FetchMinBytes(o.bytes), kgo.FetchMaxWait(o.delay))
+	// The next batch is fetched and decoded while this one is written: the
+	// store is idempotent by event id, so a batch written twice during a
+	// rebalance changes nothing (eventlog.Prefetch).
+	copts := append([]eventlog.ConsumerOption{eventlog.ConsumerRole(o.role), eventlog.ConsumerLogger(o.log), eventlog.MaxBatch(o.events), eventlog.Prefetch()}, o.consumer...)
+	c, err := eventlog.NewConsumer(kopts, group, inputs, s.handle, deadLetters, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: sink: %w", err)
+	}
+	s.consumer = c
+	return s, nil
+}
+
+// Handler is the sink's apply path without its consumer: each call writes
+// a batch as Run does, dead-lettering what the sink refuses through
+// deadLetters under its role. A replay (package replay) feeds it the
+// records it reads itself.
+func Handler(store Writer, deadLetters *eventlog.Producer, opts ...SinkOption) eventlog.Handler {
+	s, _ := newSink(store, deadLetters, opts)
+	return s.handle
+}
+
+func newSink(store Writer, deadLetters *eventlog.Producer, opts []SinkOption) (*Sink, sinkOptions) {
 	o := sinkOptions{role: "analytics-sink", log: slog.Default(), events: DefaultBatchEvents, bytes: DefaultBatchBytes, delay: DefaultBatchDelay}
 	for _, opt := range opts {
 		opt(&o)
@@ -123,17 +150,7 @@ func NewSink(store Writer, kopts []kgo.Opt, group string, deadLetters *eventlog.
 			s.types[name][typ] = true
 		}
 	}
-	// The broker holds each fetch until it has the bytes or the delay
-	// passed: batching with a bounded delay, with nothing buffered past the
-	// offsets the consumer commits.
-	kopts = append(append([]kgo.Opt(nil), kopts...), kgo.FetchMinBytes(o.bytes), kgo.FetchMaxWait(o.delay))
-	copts := append([]eventlog.ConsumerOption{eventlog.ConsumerRole(o.role), eventlog.ConsumerLogger(o.log), eventlog.MaxBatch(o.events)}, o.consumer...)
-	c, err := eventlog.NewConsumer(kopts, group, inputs, s.handle, deadLetters, copts...)
-	if err != nil {
-		return nil, fmt.Errorf("analytics: sink: %w", err)
-	}
-	s.consumer = c
-	return s, nil
+	return s, o
 }
 
 // Run writes until ctx ends, then commits what was written and leaves the
