@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/shopstream/shopstream/api/ordertaking"
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/eventlog"
+	"github.com/shopstream/shopstream/internal/testclock"
 	"github.com/shopstream/shopstream/internal/testkafka"
 	"github.com/shopstream/shopstream/processors"
 	"github.com/shopstream/shopstream/processors/catalog"
@@ -28,24 +28,6 @@ import (
 	"github.com/shopstream/shopstream/sinks/analytics/cohort"
 	"github.com/shopstream/shopstream/topics"
 )
-
-// fakeClock is a test's time, moved by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // membershipTable reads the membership table through goka: the API's
 // MembershipReader, as production reads it.
@@ -101,7 +83,7 @@ func runGokaView(t *testing.T, view *goka.View) {
 
 // serve mounts the membership routes on a test server with its own clock
 // (and, with orders, the checkout routes too).
-func (c *club) serve(t *testing.T, clk *fakeClock, orders *ordertaking.Service, opts ...api.MembershipOption) string {
+func (c *club) serve(t *testing.T, clk *testclock.Clock, orders *ordertaking.Service, opts ...api.MembershipOption) string {
 	mux := http.NewServeMux()
 	api.NewMemberships(c.producer, c.table, append([]api.MembershipOption{api.MembershipClock(clk.Now)}, opts...)...).Mount(mux)
 	if orders != nil {
@@ -207,7 +189,7 @@ func TestMembershipRoutes(t *testing.T) {
 	c := openClub(t)
 
 	t.Run("trial-converts-at-its-end", func(t *testing.T) {
-		clk := &fakeClock{now: cohortMonday.Add(2*oneDay + 9*time.Hour)}
+		clk := testclock.New(cohortMonday.Add(2*oneDay + 9*time.Hour))
 		base, u := c.serve(t, clk, nil), testkafka.Unique("user")
 		expectMember(t, member(t, base, u, ""), http.StatusOK, membership.None, "pending")
 
@@ -241,7 +223,7 @@ func TestMembershipRoutes(t *testing.T) {
 	})
 
 	t.Run("cancel-in-the-trial's-last-second", func(t *testing.T) {
-		clk := &fakeClock{now: cohortMonday.Add(-time.Second)} // Sunday: the cohort before
+		clk := testclock.New(cohortMonday.Add(-time.Second)) // Sunday: the cohort before
 		base, u := c.serve(t, clk, nil), testkafka.Unique("user")
 		s := expectMember(t, member(t, base, u, "trial"), http.StatusOK, membership.Trial, "pending")
 		if *s.CohortWeek != "2026-11-16" {
@@ -255,7 +237,7 @@ func TestMembershipRoutes(t *testing.T) {
 	})
 
 	t.Run("cancel-one-second-after-the-end", func(t *testing.T) {
-		clk := &fakeClock{now: cohortMonday}
+		clk := testclock.New(cohortMonday)
 		base, u := c.serve(t, clk, nil), testkafka.Unique("user")
 		expectMember(t, member(t, base, u, "trial"), http.StatusOK, membership.Trial, "pending")
 		clk.Add(30*oneDay + time.Second)
@@ -263,7 +245,7 @@ func TestMembershipRoutes(t *testing.T) {
 	})
 
 	t.Run("no-convert-or-cancel-without-a-trial", func(t *testing.T) {
-		clk := &fakeClock{now: cohortMonday.Add(5 * oneWeek)}
+		clk := testclock.New(cohortMonday.Add(5 * oneWeek))
 		base, u := c.serve(t, clk, nil), testkafka.Unique("user")
 		if a := member(t, base, u, "convert"); a.Error.Message != "there is no trial to convert" {
 			t.Errorf("convert without a trial: %+v", a.Error)
@@ -281,7 +263,7 @@ func TestMembershipRoutes(t *testing.T) {
 	})
 
 	t.Run("bad-input-is-a-4xx", func(t *testing.T) {
-		base := c.serve(t, &fakeClock{now: cohortMonday}, nil)
+		base := c.serve(t, testclock.New(cohortMonday), nil)
 		u := testkafka.Unique("user")
 		for _, b := range []struct {
 			method, path, contentType, body string
@@ -307,7 +289,7 @@ func TestMembershipRoutes(t *testing.T) {
 	// refuses this edge's command, and the edge answers 409 from the
 	// table's record of the refusal.
 	t.Run("processor-refusal-is-a-409", func(t *testing.T) {
-		clk := &fakeClock{now: cohortMonday.Add(oneWeek)}
+		clk := testclock.New(cohortMonday.Add(oneWeek))
 		base, u := c.serve(t, clk, nil, api.MembershipCatchUp(time.Minute)), testkafka.Unique("user")
 		commands := c.k.Tail(t, topics.MembershipCommands)
 		c.stop()
@@ -380,7 +362,7 @@ func TestPrimeTrialCheckout(t *testing.T) {
 			t.Errorf("relay stopped with %v", err)
 		}
 	})
-	base, u := c.serve(t, &fakeClock{now: time.Now()}, svc), testkafka.Unique("user")
+	base, u := c.serve(t, testclock.New(time.Now()), svc), testkafka.Unique("user")
 	// orderAnswer is an order, or the error of a refused checkout.
 	type orderAnswer struct {
 		OrderID   string    `json:"order_id"`

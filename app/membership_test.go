@@ -4,30 +4,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shopstream/shopstream/app"
+	"github.com/shopstream/shopstream/internal/testclock"
 )
-
-// testClock is the app's clock, moved by the test.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // Issue 7's end to end: trials started by checkouts (and one without a
 // purchase), converted or canceled through the routes, then the cohort
@@ -35,7 +17,7 @@ func (c *testClock) Add(d time.Duration) {
 // random Monday years ahead, which no other suite on a shared Kafka uses.
 func TestPrimeTrialEndToEnd(t *testing.T) {
 	monday := time.Date(2031, 3, 3, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 7*rand.N(2000))
-	clk := &testClock{now: monday.Add(10 * time.Hour)}
+	clk := testclock.New(monday.Add(10 * time.Hour))
 	f := startOrderFlow(t, func(a *app.App) error { a.Clock = clk.Now; return nil }, (*app.App).RunAnalyticsSink)
 	item := f.id("gadget") // $25.00 each
 	f.stock(map[string]int64{item: 100})
