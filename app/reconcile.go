@@ -19,19 +19,60 @@ import (
 	"github.com/shopstream/shopstream/processors/inventory"
 	"github.com/shopstream/shopstream/processors/order"
 	"github.com/shopstream/shopstream/reconcile"
+	"github.com/shopstream/shopstream/sinks/analytics"
 	"github.com/shopstream/shopstream/sinks/history"
+	"github.com/shopstream/shopstream/topics"
 )
 
-// Reconcile compares the order-taking database with the inventory and
-// order tables (package reconcile). Right after a burst of writes the
-// stream side lags behind the database, so it compares again every 200ms
-// until the two agree or wait has passed, and returns the last
-// differences. hist, when not nil, holds the orders that left the
-// database. only, when not nil, keeps the differences that matter to
-// the caller: a test sharing a Kafka cluster with others judges its own.
-// rt keeps its views apart from any other: not the runtime of a process
-// with views of these tables.
-func Reconcile(ctx context.Context, store orderdb.Store, hist history.Store, rt *processors.Runtime, wait time.Duration, only func(reconcile.Difference) bool) ([]reconcile.Difference, error) {
+// Reconcile compares the order-taking database and the history store with
+// the inventory and order tables (package reconcile), and with the event
+// topics when opts say. Right after a burst of writes the stream side lags
+// behind the database, so it compares again every 200ms until the two
+// agree or wait has passed, and returns the last differences. hist, when
+// not nil, holds the orders that left the database. only, when not nil,
+// keeps the differences that matter to the caller: a test sharing a Kafka
+// cluster with others judges its own. rt keeps its views apart from any
+// other: not the runtime of a process with views of these tables.
+func Reconcile(ctx context.Context, store orderdb.Store, hist history.Store, rt *processors.Runtime, wait time.Duration, only func(reconcile.Difference) bool, opts ...ReconcileOption) ([]reconcile.Difference, error) {
+	o := reconcileOptions{log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var events *reconcile.Events
+	var read func(context.Context) error
+	if kopts := o.events; kopts != nil || o.analytics != nil {
+		if kopts == nil {
+			kopts = o.analyticsKopts
+		}
+		names := []string{topics.OrderEvents}
+		if o.analytics != nil {
+			names = reconcile.AnalyticsTopics
+		}
+		r, err := reconcile.NewReader(kopts, names...)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		defer r.Close()
+		events = reconcile.NewEvents(o.events != nil, o.analytics != nil)
+		keeps := analyticsKeeps()
+		read = func(ctx context.Context) error {
+			err := r.Read(ctx, func(topic string, ev topics.Event) {
+				if topic == topics.OrderEvents && o.keep(userOf(ev)) {
+					events.AddOrder(ev)
+				}
+				if o.analytics != nil && keeps(topic, ev) {
+					events.AddAnalytics(ev)
+				}
+			})
+			if events.Trimmed == nil && len(r.Trimmed()) > 0 {
+				o.log.Warn("retention deleted the oldest events of topics reconcile reads: the checks that need a topic's whole history leave it out",
+					"topics", r.Trimmed())
+			}
+			events.Trimmed = r.Trimmed()
+			return err
+		}
+	}
+
 	iv, err := rt.NewView(inventory.Table, inventory.Codec{})
 	if err != nil {
 		return nil, err
@@ -63,13 +104,20 @@ func Reconcile(ctx context.Context, store orderdb.Store, hist history.Store, rt 
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		db, err := dbSide(ctx, store, hist)
+		// The stores before the stream side, which trails them.
+		db, err := dbSide(ctx, store, hist, o)
 		if err != nil {
 			return nil, err
 		}
-		stream, err := streamSide(iv, ov)
+		stream, err := streamSide(iv, ov, o)
 		if err != nil {
 			return nil, err
+		}
+		if read != nil {
+			if err := read(ctx); err != nil {
+				return nil, err
+			}
+			stream.Events = events
 		}
 		var diffs []reconcile.Difference
 		for _, d := range reconcile.Compare(db, stream) {
@@ -86,6 +134,80 @@ func Reconcile(ctx context.Context, store orderdb.Store, hist history.Store, rt 
 	}
 }
 
+// ReconcileOption adds to what Reconcile compares.
+type ReconcileOption func(*reconcileOptions)
+
+type reconcileOptions struct {
+	// events and analyticsKopts are the clients' options of the topic
+	// checks; nil leaves a check out.
+	events, analyticsKopts []kgo.Opt
+	analytics              analytics.Store
+	users                  func(userID string) bool
+	log                    *slog.Logger
+}
+
+// keep reports whether the orders of userID are compared.
+func (o reconcileOptions) keep(userID string) bool { return o.users == nil || o.users(userID) }
+
+// ReconcileEvents also compares the orders with order.events, read from
+// its start through clients built from kopts (eventlog.ClientOpts): every
+// order once, live or in history, with one order.created event, and as
+// many events of each type as the orders' statuses account for.
+func ReconcileEvents(kopts []kgo.Opt) ReconcileOption {
+	return func(o *reconcileOptions) { o.events = kopts }
+}
+
+// ReconcileAnalytics also compares the event counts of the analytics
+// store with the events its sink keeps from the topics it reads, read
+// from their start through clients built from kopts.
+func ReconcileAnalytics(store analytics.Store, kopts []kgo.Opt) ReconcileOption {
+	return func(o *reconcileOptions) { o.analytics, o.analyticsKopts = store, kopts }
+}
+
+// ReconcileUsers compares only the orders, and the order events, of the
+// users keep accepts: a test sharing Kafka with others judges its own
+// orders. The analytics counts stay the whole topics'.
+func ReconcileUsers(keep func(userID string) bool) ReconcileOption {
+	return func(o *reconcileOptions) { o.users = keep }
+}
+
+// ReconcileLogger receives Reconcile's warnings (default slog.Default()).
+func ReconcileLogger(l *slog.Logger) ReconcileOption {
+	return func(o *reconcileOptions) { o.log = l }
+}
+
+// userOf is the user of an order event.
+func userOf(ev topics.Event) string {
+	switch d := ev.Data.(type) {
+	case topics.OrderCreated:
+		return d.UserID
+	case topics.OrderTransition:
+		return d.UserID
+	}
+	return ""
+}
+
+// analyticsKeeps says which events the analytics sink stores: of a type
+// its topic carries, in a form the store takes (analytics.FromTopic). The
+// rest it dead-letters.
+func analyticsKeeps() func(topic string, ev topics.Event) bool {
+	cat := topics.Catalog(topics.Settings{Partitions: 1, Replication: 1})
+	carries := map[[2]string]bool{}
+	for _, name := range reconcile.AnalyticsTopics {
+		t, _ := topics.Lookup(cat, name)
+		for _, typ := range t.Types {
+			carries[[2]string{name, typ}] = true
+		}
+	}
+	return func(topic string, ev topics.Event) bool {
+		if !carries[[2]string{topic, ev.Type}] {
+			return false
+		}
+		_, err := analytics.FromTopic(ev)
+		return err == nil
+	}
+}
+
 // pause waits 200ms, or fails when ctx ends or a view stopped.
 func pause(ctx, views context.Context, g *errgroup.Group) error {
 	select {
@@ -98,10 +220,12 @@ func pause(ctx, views context.Context, g *errgroup.Group) error {
 	}
 }
 
-// dbSide reads the order-taking database, and the history store when
-// there is one: an order lives in one of them (in both for a moment while
-// a migration runs, when the database's copy is the one that counts).
-func dbSide(ctx context.Context, store orderdb.Store, hist history.Store) (reconcile.DB, error) {
+// dbSide reads the order-taking database, then the history store when
+// there is one, and the analytics store's counts when asked. In that
+// order, a migration running meanwhile can show an order in both stores,
+// which the next comparison clears, but never in neither: it writes
+// history before it deletes from the database.
+func dbSide(ctx context.Context, store orderdb.Store, hist history.Store, o reconcileOptions) (reconcile.DB, error) {
 	db := reconcile.DB{Stock: map[string]reconcile.Stock{}, Orders: map[string]reconcile.Order{}}
 	err := store.EachStock(ctx, func(s orderdb.StockRow) error {
 		db.Stock[s.ItemID] = reconcile.Stock{OnHand: s.OnHand, Committed: s.Committed}
@@ -110,37 +234,51 @@ func dbSide(ctx context.Context, store orderdb.Store, hist history.Store) (recon
 	if err != nil {
 		return db, fmt.Errorf("app: reconcile: read the database's stock: %w", err)
 	}
-	add := func(o orderdb.Order) error {
-		units := map[string]int64{}
-		for _, l := range o.Lines {
-			units[l.ItemID] += l.Quantity
+	into := func(m map[string]reconcile.Order) func(orderdb.Order) error {
+		return func(ord orderdb.Order) error {
+			if !o.keep(ord.UserID) {
+				return nil
+			}
+			units := map[string]int64{}
+			for _, l := range ord.Lines {
+				units[l.ItemID] += l.Quantity
+			}
+			m[ord.OrderID] = reconcile.Order{OrderID: ord.OrderID, UserID: ord.UserID, Status: ord.Status, Units: units}
+			return nil
 		}
-		db.Orders[o.OrderID] = reconcile.Order{OrderID: o.OrderID, UserID: o.UserID, Status: o.Status, Units: units}
-		return nil
+	}
+	if err := store.EachOrder(ctx, into(db.Orders)); err != nil {
+		return db, fmt.Errorf("app: reconcile: read the database's orders: %w", err)
 	}
 	if hist != nil {
-		if err := hist.EachOrder(ctx, add); err != nil {
+		db.History = map[string]reconcile.Order{}
+		if err := hist.EachOrder(ctx, into(db.History)); err != nil {
 			return db, fmt.Errorf("app: reconcile: read the history store's orders: %w", err)
 		}
 	}
-	if err := store.EachOrder(ctx, add); err != nil {
-		return db, fmt.Errorf("app: reconcile: read the database's orders: %w", err)
+	if o.analytics != nil {
+		if db.Analytics, err = o.analytics.EventCounts(ctx); err != nil {
+			return db, fmt.Errorf("app: reconcile: %w", err)
+		}
 	}
 	return db, nil
 }
 
-func streamSide(iv, ov *goka.View) (reconcile.Stream, error) {
+func streamSide(iv, ov *goka.View, o reconcileOptions) (reconcile.Stream, error) {
 	s := reconcile.Stream{OnHand: map[string]int64{}, Orders: map[string]reconcile.Order{}}
 	err := each(iv, func(st inventory.Stock) { s.OnHand[st.ItemID] = st.OnHand })
 	if err != nil {
 		return s, err
 	}
-	err = each(ov, func(o order.Order) {
+	err = each(ov, func(ord order.Order) {
+		if !o.keep(ord.UserID) {
+			return
+		}
 		units := map[string]int64{}
-		for _, l := range o.Lines {
+		for _, l := range ord.Lines {
 			units[l.ItemID] += l.Quantity
 		}
-		s.Orders[o.OrderID] = reconcile.Order{OrderID: o.OrderID, UserID: o.UserID, Status: o.Status, Units: units}
+		s.Orders[ord.OrderID] = reconcile.Order{OrderID: ord.OrderID, UserID: ord.UserID, Status: ord.Status, Units: units}
 	})
 	return s, err
 }
@@ -164,16 +302,27 @@ func each[T any](v *goka.View, fn func(T)) error {
 	return nil
 }
 
+// ReconcileChecks picks the comparisons beyond stock and the order table.
+type ReconcileChecks struct {
+	// Events compares the orders with order.events (ReconcileEvents).
+	Events bool
+	// Analytics compares the analytics store's counts with the topics
+	// (ReconcileAnalytics).
+	Analytics bool
+}
+
 // ReconcileDeployment runs Reconcile against the deployment cfg describes
 // from outside it: the brokers (an all-in-one's embedded broker on
-// kafka.embedded.port), the order-taking database, and views kept in a
-// temporary directory.
-func ReconcileDeployment(ctx context.Context, cfg config.Config, log *slog.Logger, wait time.Duration) ([]reconcile.Difference, error) {
+// kafka.embedded.port), the order-taking database, the history store
+// when it can be read, the analytics store when checks say, and views
+// kept in a temporary directory.
+func ReconcileDeployment(ctx context.Context, cfg config.Config, log *slog.Logger, wait time.Duration, checks ReconcileChecks) ([]reconcile.Difference, error) {
 	brokers := cfg.Kafka.Brokers
 	if cfg.Kafka.Embedded.Enabled {
 		brokers = []string{fmt.Sprintf("127.0.0.1:%d", cfg.Kafka.Embedded.Port)}
 	}
-	cl, err := kgo.NewClient(eventlog.ClientOpts(brokers, cfg.Kafka.ClientID+"-reconcile", cfg.Kafka.DialTimeout, log)...)
+	kopts := eventlog.ClientOpts(brokers, cfg.Kafka.ClientID+"-reconcile", cfg.Kafka.DialTimeout, log)
+	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("app: reconcile: kafka client: %w", err)
 	}
@@ -183,13 +332,12 @@ func ReconcileDeployment(ctx context.Context, cfg config.Config, log *slog.Logge
 		return nil, err
 	}
 	if o := cfg.Stores.Orders; o.Driver == "sqlite" {
-		// Opening would create an empty database where none was.
 		path := o.DSN
 		if path == "" {
 			path = filepath.Join(cfg.DataDir, "orders.db")
 		}
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("app: reconcile: no order-taking database at %s (data_dir %s): %w", path, cfg.DataDir, err)
+		if err := exists("order-taking database", path, cfg.DataDir); err != nil {
+			return nil, err
 		}
 	}
 	store, err := orderdb.Open(ctx, cfg.Stores.Orders, cfg.DataDir)
@@ -199,6 +347,26 @@ func ReconcileDeployment(ctx context.Context, cfg config.Config, log *slog.Logge
 	defer store.Close()
 	if v, err := store.SchemaVersion(ctx); err != nil || v == 0 {
 		return nil, fmt.Errorf("app: reconcile: the order-taking database (stores.orders, data_dir %s) holds no shopstream schema (%v): is this the deployment's configuration?", cfg.DataDir, err)
+	}
+	var opts []ReconcileOption
+	if checks.Events {
+		opts = append(opts, ReconcileEvents(kopts))
+	}
+	if checks.Analytics {
+		if cfg.Stores.Analytics.Driver == "sqlite" {
+			if err := exists("analytics database", filepath.Join(cfg.DataDir, "analytics.db"), cfg.DataDir); err != nil {
+				return nil, fmt.Errorf("%w (--analytics=false leaves the analytics counts out)", err)
+			}
+		}
+		a, err := analytics.Open(ctx, cfg.Stores.Analytics, cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("app: reconcile: %w (--analytics=false leaves the analytics counts out)", err)
+		}
+		defer a.Close()
+		if v, err := a.SchemaVersion(ctx); err != nil || v == 0 {
+			return nil, fmt.Errorf("app: reconcile: the analytics store (stores.analytics, data_dir %s) holds no shopstream schema (%v): is this the deployment's configuration?", cfg.DataDir, err)
+		}
+		opts = append(opts, ReconcileAnalytics(a, kopts))
 	}
 	dir, err := os.MkdirTemp("", "shopstream-reconcile-")
 	if err != nil {
@@ -215,7 +383,16 @@ func ReconcileDeployment(ctx context.Context, cfg config.Config, log *slog.Logge
 		}
 		defer hist.Close()
 	} else {
-		log.Warn("reconcile reads no embedded history store: orders migrated to it count as missing from the database", "data_dir", cfg.DataDir)
+		log.Warn("reconcile reads no embedded history store: orders migrated to it count as missing from the database, and their order events as unaccounted for", "data_dir", cfg.DataDir)
 	}
-	return Reconcile(ctx, store, hist, rt, wait, nil)
+	return Reconcile(ctx, store, hist, rt, wait, nil, append(opts, ReconcileLogger(log))...)
+}
+
+// exists refuses a database file that is not there: opening it would
+// create an empty one.
+func exists(what, path, dataDir string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("app: reconcile: no %s at %s (data_dir %s): %w", what, path, dataDir, err)
+	}
+	return nil
 }

@@ -67,3 +67,47 @@ func TestCommittedMustMatchTheDatabasesOwnOrders(t *testing.T) {
 		t.Fatalf("differences %v", d)
 	}
 }
+
+// An order in both stores is a difference, whether or not the copies
+// agree; history's delivered orders still hold their stock.
+func TestAnOrderInBothStoresIsADifference(t *testing.T) {
+	delivered := order("o-1", lifecycle.Delivered, map[string]int64{"i-1": 2})
+	canceled := order("o-2", lifecycle.Canceled, map[string]int64{"i-1": 1})
+	refunded := order("o-2", lifecycle.Refunded, map[string]int64{"i-1": 1})
+	db := DB{
+		Stock:   map[string]Stock{"i-1": {OnHand: 5, Committed: 2}},
+		Orders:  map[string]Order{"o-1": delivered, "o-2": refunded},
+		History: map[string]Order{"o-1": delivered, "o-2": canceled},
+	}
+	stream := Stream{OnHand: map[string]int64{"i-1": 5}, Orders: map[string]Order{"o-1": delivered, "o-2": refunded}}
+	want := []string{
+		"order o-1: is in both the database and history, the same copy: a migration has yet to delete it from the database",
+		"order o-2: is in both the database and history: refunded of user u-1 with [i-1 x1] in the database, canceled of user u-1 with [i-1 x1] in history",
+	}
+	if got := lines(Compare(db, stream)); got != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+
+	// Once migrated, history's copy is compared, and holds its stock.
+	db.Orders = map[string]Order{}
+	db.History["o-2"] = refunded
+	if d := Compare(db, stream); len(d) != 0 {
+		t.Fatalf("differences %v", d)
+	}
+	delete(db.History, "o-1")
+	want = []string{
+		"stock i-1: committed is 2, but the database's orders hold 0",
+		"order o-1: is delivered in the order table and missing from the database and history",
+	}
+	if got := lines(Compare(db, stream)); got != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+func lines(diffs []Difference) string {
+	var out []string
+	for _, d := range diffs {
+		out = append(out, d.String())
+	}
+	return strings.Join(out, "\n")
+}

@@ -30,7 +30,7 @@ func post(t *testing.T, method, url, body string) (int, string) {
 
 // reconcile against a running all-in-one: nothing to report after an
 // order, then exit 1 naming the item once the database's stock is
-// tampered with.
+// tampered with, and the event type the analytics store lost.
 func TestReconcileAgainstAllInOne(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -65,20 +65,39 @@ func TestReconcileAgainstAllInOne(t *testing.T) {
 		t.Fatalf("reconcile: exit %d\n%s%s", code, out, errOut)
 	}
 
-	db, err := sql.Open("sqlite", filepath.Join(data, "orders.db")+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
+	tamper := func(file, stmt string) {
+		t.Helper()
+		db, err := sql.Open("sqlite", filepath.Join(data, file)+"?_pragma=busy_timeout(5000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if res, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		} else if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("%s changed %d rows", stmt, n)
+		}
 	}
-	defer db.Close()
-	if _, err := db.Exec("UPDATE stock SET on_hand = on_hand + 5 WHERE item_id = 'rc-tv'"); err != nil {
-		t.Fatal(err)
+	tamper("orders.db", "UPDATE stock SET on_hand = on_hand + 5 WHERE item_id = 'rc-tv'")
+	// The analytics store loses the order's order.created event.
+	tamper("analytics.db", "DELETE FROM events WHERE type = 'order.created'")
+	reconcileJSON := func(extra ...string) (int, []map[string]string, string) {
+		t.Helper()
+		code, out, errOut := runBin(t, nil, append(append(args, "--wait", "1s", "--json"), extra...)...)
+		var diffs []map[string]string
+		if err := json.NewDecoder(bytes.NewReader([]byte(out))).Decode(&diffs); err != nil {
+			t.Fatalf("reconcile --json printed %q: %v", out, err)
+		}
+		return code, diffs, errOut
 	}
-	code, out, errOut = runBin(t, nil, append(args, "--wait", "1s", "--json")...)
-	var diffs []map[string]string
-	if err := json.NewDecoder(bytes.NewReader([]byte(out))).Decode(&diffs); err != nil {
-		t.Fatalf("reconcile --json printed %q: %v", out, err)
-	}
-	if code != 1 || len(diffs) != 1 || diffs[0]["id"] != "rc-tv" || diffs[0]["detail"] != "on_hand is 9 in the database, 4 in the inventory table" {
+	code, diffs, errOut := reconcileJSON()
+	if code != 1 || len(diffs) != 2 || diffs[0]["id"] != "rc-tv" || diffs[0]["detail"] != "on_hand is 9 in the database, 4 in the inventory table" ||
+		diffs[1]["kind"] != "analytics" || diffs[1]["id"] != "order.created" || diffs[1]["detail"] != "the analytics store holds 0 distinct events, the topics it reads 1" {
 		t.Fatalf("reconcile after tampering: exit %d %v\n%s", code, diffs, errOut)
+	}
+	// --analytics=false leaves the counts out.
+	code, diffs, errOut = reconcileJSON("--analytics=false", "--events=false")
+	if code != 1 || len(diffs) != 1 || diffs[0]["id"] != "rc-tv" {
+		t.Fatalf("reconcile --analytics=false --events=false after tampering: exit %d %v\n%s", code, diffs, errOut)
 	}
 }
