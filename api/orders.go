@@ -19,24 +19,28 @@ import (
 // Orders serves checkout and the order routes. Reads come from the
 // order-taking database, the source of truth, so an order is readable the
 // moment its checkout answered (read-your-writes); an order that has moved
-// to history is read there.
+// to history is read there, and a user's orders merge both
+// (orders_view.go).
 type Orders struct {
 	svc     *ordertaking.Service
 	log     *slog.Logger
 	history OrderHistory
 }
 
-// OrderHistory finds an order that left the order-taking database
-// (sinks/history), or answers history.ErrNotFound.
+// OrderHistory holds the orders that left the order-taking database
+// (sinks/history; history.Store is one): Order finds one or answers
+// history.ErrNotFound, UserOrders pages a user's as the database does.
 type OrderHistory interface {
 	Order(ctx context.Context, orderID string) (orderdb.Order, error)
+	UserOrders(ctx context.Context, userID string, before history.Cursor, limit int) ([]orderdb.Order, history.Cursor, error)
 }
 
 // OrdersOption configures Orders.
 type OrdersOption func(*Orders)
 
 // WithHistory makes GET /v1/orders/{id} look in history for an order the
-// database no longer holds.
+// database no longer holds, and GET /v1/users/{user_id}/orders list the
+// orders of both.
 func WithHistory(h OrderHistory) OrdersOption { return func(o *Orders) { o.history = h } }
 
 // NewOrders serves the order routes of svc.
@@ -166,7 +170,7 @@ func (o *Orders) userOrders(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	orders, next, err := o.svc.Store().UserOrders(r.Context(), user, q.Get("cursor"), limit)
+	orders, next, err := o.userOrdersPage(r.Context(), user, q.Get("cursor"), limit)
 	if err != nil {
 		rest.WriteError(w, o.log, o.unavailable(err))
 		return

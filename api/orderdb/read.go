@@ -148,11 +148,16 @@ func (s *sqlStore) Order(ctx context.Context, orderID string) (Order, error) {
 // A page cursor is the (created_at, order_id) of the last order shown:
 // the next page starts strictly after it in (created_at desc, order_id
 // desc), so orders taken meanwhile (newer) never shift the pages.
-func encodeCursor(o Order) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(o.CreatedAt.UnixMicro(), 10) + "|" + o.OrderID))
+// EncodeCursor and DecodeCursor are exported for the orders view that
+// pages this store and history as one (api).
+func EncodeCursor(createdAt time.Time, orderID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(createdAt.UnixMicro(), 10) + "|" + orderID))
 }
 
-func decodeCursor(c string) (time.Time, string, error) {
+func encodeCursor(o Order) string { return EncodeCursor(o.CreatedAt, o.OrderID) }
+
+// DecodeCursor reads a cursor EncodeCursor wrote; any other is ErrInvalid.
+func DecodeCursor(c string) (time.Time, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err == nil {
 		micros, id, ok := strings.Cut(string(b), "|")
@@ -174,7 +179,7 @@ func (s *sqlStore) UserOrders(ctx context.Context, userID, cursor string, limit 
 	query := "SELECT " + orderColumns + " FROM orders WHERE user_id = ?"
 	args := []any{userID}
 	if cursor != "" {
-		at, id, err := decodeCursor(cursor)
+		at, id, err := DecodeCursor(cursor)
 		if err != nil {
 			return nil, "", err
 		}

@@ -106,13 +106,13 @@ func rawInserts(b *testing.B, c *cassandra, orders []orderdb.Order, callers int)
 		}
 	}
 	byID := `INSERT INTO ` + c.ks + `.orders_by_id (order_id, user_id, created_at, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	byUser := `INSERT INTO ` + c.ks + `.orders_by_user (user_id, created_at, order_id, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	byUser := `INSERT INTO ` + c.ks + `.orders_by_user_micros (user_id, created_micros, order_id, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	var failed checkoutbench.Failures
 	p := checkoutbench.Run(len(orders), callers, func(k int) {
 		o := orders[k]
 		err := c.session.Query(byID, o.OrderID, o.UserID, o.CreatedAt, string(o.Status), o.TotalCents, o.Currency, bodies[k]).Exec()
 		if err == nil {
-			err = c.session.Query(byUser, o.UserID, o.CreatedAt, o.OrderID, string(o.Status), o.TotalCents, o.Currency, bodies[k]).Exec()
+			err = c.session.Query(byUser, o.UserID, o.CreatedAt.UnixMicro(), o.OrderID, string(o.Status), o.TotalCents, o.Currency, bodies[k]).Exec()
 		}
 		if err != nil {
 			failed.Add(err)

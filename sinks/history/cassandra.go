@@ -139,7 +139,80 @@ func (c *cassandra) migrations() []schema.Migration {
 			}
 			return c.ddl(ctx, `ALTER TABLE `+c.ks+`.orders_by_user ADD body blob`)
 		},
+	}, {
+		// A timestamp column keeps milliseconds; the order-taking database
+		// orders by microseconds, and the merged orders view compares the
+		// two. A clustering column cannot change type: the rows move to a
+		// new table, and the old one goes, so a build that still writes it
+		// fails instead of writing orders no page shows.
+		Version: 3,
+		Name:    "orders_by_user_micros: a user's orders by created_at to the microsecond",
+		Apply: func(ctx context.Context) error {
+			err := c.ddl(ctx, `CREATE TABLE IF NOT EXISTS `+c.ks+`.orders_by_user_micros (
+					user_id text,
+					created_micros bigint,
+					order_id text,
+					status text,
+					total_cents bigint,
+					currency text,
+					body blob,
+					PRIMARY KEY ((user_id), created_micros, order_id))
+				WITH CLUSTERING ORDER BY (created_micros DESC, order_id DESC)`)
+			if err != nil {
+				return err
+			}
+			// A crash after the drop leaves nothing to copy.
+			if ok, err := c.hasTable(ctx, "orders_by_user"); err != nil || !ok {
+				return err
+			}
+			if err := c.copyUserOrders(ctx); err != nil {
+				return err
+			}
+			return c.ddl(ctx, `DROP TABLE IF EXISTS `+c.ks+`.orders_by_user`)
+		},
 	}}
+}
+
+// copyUserOrders rewrites every orders_by_user row into
+// orders_by_user_micros, a driver page at a time, as Put writes them: with
+// the timestamp of the copy's updated_at, so a copy changes nothing that a
+// newer write, or an earlier run of the copy, left there.
+func (c *cassandra) copyUserOrders(ctx context.Context) error {
+	it := c.session.Query(`SELECT user_id, order_id, body FROM ` + c.ks + `.orders_by_user`).WithContext(ctx).PageSize(eachPage).Iter()
+	var user, id string
+	var body []byte
+	var page []orderdb.Order
+	flush := func() error {
+		rows, err := userRows(page)
+		if err != nil {
+			return err
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(putConcurrency)
+		c.putUserRows(gctx, g, rows)
+		err = g.Wait()
+		page = page[:0]
+		return err
+	}
+	for it.Scan(&user, &id, &body) {
+		o, err := decode("orders_by_user row "+user+"/"+id, body)
+		if err == nil {
+			if page = append(page, o); len(page) == eachPage {
+				err = flush()
+			}
+		}
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("history: %s: copy orders_by_user: %w", c, err)
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("history: %s: read orders_by_user: %w", c, err)
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("history: %s: copy orders_by_user: %w", c, err)
+	}
+	return nil
 }
 
 // Migrate creates the keyspace and its schema_migrations table when
@@ -190,14 +263,19 @@ func firstLine(s string) string {
 }
 
 func (c *cassandra) hasSchemaTable(ctx context.Context) (bool, error) {
+	return c.hasTable(ctx, "schema_migrations")
+}
+
+// hasTable looks table up in the keyspace.
+func (c *cassandra) hasTable(ctx context.Context, table string) (bool, error) {
 	var name string
 	err := c.session.Query(`SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?`,
-		c.keyspace, "schema_migrations").WithContext(ctx).Scan(&name)
+		c.keyspace, table).WithContext(ctx).Scan(&name)
 	switch {
 	case errors.Is(err, gocql.ErrNotFound):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("history: %s: look up schema_migrations: %w", c, err)
+		return false, fmt.Errorf("history: %s: look up %s: %w", c, table, err)
 	}
 	return true, nil
 }
@@ -257,41 +335,20 @@ const putConcurrency = 32
 const batchBytes = 4 << 10
 
 // Put writes each order to orders_by_id and, in unlogged batches that each
-// stay in one user's partition, to orders_by_user. Every row is written
-// USING TIMESTAMP the order's updated_at, so Cassandra's last-write-wins
-// keeps the newest copy whatever order the writes land in, and writing the
-// same copy again changes nothing. The statements are prepared once by
-// the driver and reused.
+// stay in one user's partition, to orders_by_user_micros. Every row is
+// written USING TIMESTAMP the order's updated_at, so Cassandra's
+// last-write-wins keeps the newest copy whatever order the writes land in,
+// and writing the same copy again changes nothing. The statements are
+// prepared once by the driver and reused.
 func (c *cassandra) Put(ctx context.Context, orders []orderdb.Order) error {
 	if err := checkOrders(orders); err != nil {
 		return err
 	}
-	type row struct {
-		o    *orderdb.Order
-		body []byte
-	}
-	rows := make([]row, len(orders))
-	byUser := map[string][]row{}
-	var users []string
-	for i := range orders {
-		body, err := encode(orders[i])
-		if err != nil {
-			return err
-		}
-		r := row{&orders[i], body}
-		rows[i] = r
-		if _, ok := byUser[r.o.UserID]; !ok {
-			users = append(users, r.o.UserID)
-		}
-		byUser[r.o.UserID] = append(byUser[r.o.UserID], r)
+	rows, err := userRows(orders)
+	if err != nil {
+		return err
 	}
 	byID := `INSERT INTO ` + c.ks + `.orders_by_id (order_id, user_id, created_at, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`
-	byUserRow := `INSERT INTO ` + c.ks + `.orders_by_user (user_id, created_at, order_id, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`
-	userArgs := func(r row) []any {
-		o := r.o
-		return []any{o.UserID, o.CreatedAt, o.OrderID, string(o.Status), o.TotalCents, o.Currency, r.body, o.UpdatedAt.UnixMicro()}
-	}
-
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(putConcurrency)
 	for _, r := range rows {
@@ -300,6 +357,49 @@ func (c *cassandra) Put(ctx context.Context, orders []orderdb.Order) error {
 			return c.session.Query(byID, o.OrderID, o.UserID, o.CreatedAt, string(o.Status), o.TotalCents, o.Currency, r.body, o.UpdatedAt.UnixMicro()).
 				WithContext(gctx).Idempotent(true).Exec()
 		})
+	}
+	c.putUserRows(gctx, g, rows)
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("history: %s: put %d orders: %w", c, len(orders), err)
+	}
+	return nil
+}
+
+// row is an order with its encoded body.
+type row struct {
+	o    *orderdb.Order
+	body []byte
+}
+
+// userRows encodes orders.
+func userRows(orders []orderdb.Order) ([]row, error) {
+	rows := make([]row, len(orders))
+	for i := range orders {
+		body, err := encode(orders[i])
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = row{&orders[i], body}
+	}
+	return rows, nil
+}
+
+// putUserRows adds to g the writes of rows to orders_by_user_micros: per
+// user, unlogged batches of up to batchBytes of bodies (a single row as a
+// plain statement), each USING TIMESTAMP the order's updated_at.
+func (c *cassandra) putUserRows(ctx context.Context, g *errgroup.Group, rows []row) {
+	byUser := map[string][]row{}
+	var users []string
+	for _, r := range rows {
+		if _, ok := byUser[r.o.UserID]; !ok {
+			users = append(users, r.o.UserID)
+		}
+		byUser[r.o.UserID] = append(byUser[r.o.UserID], r)
+	}
+	stmt := `INSERT INTO ` + c.ks + `.orders_by_user_micros (user_id, created_micros, order_id, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`
+	args := func(r row) []any {
+		o := r.o
+		return []any{o.UserID, o.CreatedAt.UnixMicro(), o.OrderID, string(o.Status), o.TotalCents, o.Currency, r.body, o.UpdatedAt.UnixMicro()}
 	}
 	for _, u := range users {
 		for len(byUser[u]) > 0 {
@@ -312,20 +412,16 @@ func (c *cassandra) Put(ctx context.Context, orders []orderdb.Order) error {
 			part, byUser[u] = part[:n], part[n:]
 			g.Go(func() error {
 				if len(part) == 1 {
-					return c.session.Query(byUserRow, userArgs(part[0])...).WithContext(gctx).Idempotent(true).Exec()
+					return c.session.Query(stmt, args(part[0])...).WithContext(ctx).Idempotent(true).Exec()
 				}
-				b := c.session.NewBatch(gocql.UnloggedBatch).WithContext(gctx)
+				b := c.session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
 				for _, r := range part {
-					b.Query(byUserRow, userArgs(r)...)
+					b.Query(stmt, args(r)...)
 				}
 				return c.session.ExecuteBatch(b)
 			})
 		}
 	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("history: %s: put %d orders: %w", c, len(orders), err)
-	}
-	return nil
 }
 
 func (c *cassandra) Order(ctx context.Context, orderID string) (orderdb.Order, error) {
@@ -347,11 +443,11 @@ func (c *cassandra) UserOrders(ctx context.Context, userID string, before Cursor
 	if err != nil {
 		return nil, Cursor{}, err
 	}
-	stmt := `SELECT order_id, body FROM ` + c.ks + `.orders_by_user WHERE user_id = ?`
+	stmt := `SELECT order_id, body FROM ` + c.ks + `.orders_by_user_micros WHERE user_id = ?`
 	args := []any{userID}
 	if !before.IsZero() {
-		stmt += ` AND (created_at, order_id) < (?, ?)`
-		args = append(args, before.CreatedAt, before.OrderID)
+		stmt += ` AND (created_micros, order_id) < (?, ?)`
+		args = append(args, before.CreatedAt.UnixMicro(), before.OrderID)
 	}
 	args = append(args, limit+1)
 	it := c.session.Query(stmt+` LIMIT ?`, args...).WithContext(ctx).PageSize(limit + 1).Iter()
@@ -359,7 +455,7 @@ func (c *cassandra) UserOrders(ctx context.Context, userID string, before Cursor
 	var id string
 	var body []byte
 	for it.Scan(&id, &body) {
-		o, err := decode("orders_by_user row "+userID+"/"+id, body)
+		o, err := decode("orders_by_user_micros row "+userID+"/"+id, body)
 		if err != nil {
 			it.Close()
 			return nil, Cursor{}, err

@@ -3,6 +3,8 @@ package history
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
 
 	"github.com/shopstream/shopstream/api/orderdb"
 	"github.com/shopstream/shopstream/config"
@@ -31,6 +35,9 @@ type backend struct {
 	// this store (SQLite with the embedded one, MySQL with Cassandra), for
 	// the migration; it skips without its server.
 	db func(t testing.TB) (config.OrdersStore, string)
+	// putV2 writes orders as a build at schema version 2 did: by created_at
+	// to the millisecond.
+	putV2 func(t testing.TB, a adapter, orders ...orderdb.Order)
 }
 
 // TestContract runs the same suite on both adapters. Real-server subtests
@@ -93,8 +100,9 @@ func runContract(t *testing.T, b backend) {
 		for i := range 23 {
 			orders = append(orders, testOrder(fmt.Sprintf("o%02d", i), "u1", at(i%17), lifecycle.Delivered))
 		}
-		// One millisecond: created_at to the millisecond, then the order id,
-		// decide; o-b sorts first though o-a was created 600µs later.
+		// One millisecond: created_at to the microsecond decides, as in the
+		// order-taking database; o-a, created 600µs after o-b, sorts first
+		// though its id sorts last.
 		ms := at(40).Truncate(time.Millisecond)
 		orders = append(orders, testOrder("o-a", "u1", ms.Add(700*time.Microsecond), lifecycle.Delivered),
 			testOrder("o-b", "u1", ms.Add(100*time.Microsecond), lifecycle.Canceled),
@@ -102,7 +110,7 @@ func runContract(t *testing.T, b backend) {
 		put(t, a, orders...)
 
 		want := ids(newestFirst(slices.DeleteFunc(slices.Clone(orders), func(o orderdb.Order) bool { return o.UserID != "u1" })))
-		if want[0] != "o-b" || want[1] != "o-a" {
+		if want[0] != "o-a" || want[1] != "o-b" {
 			t.Fatalf("the suite's own order is wrong: %v", want)
 		}
 		for _, size := range []int{1, 7, 25, 26, 1000} {
@@ -114,6 +122,34 @@ func runContract(t *testing.T, b backend) {
 		// says so.
 		if got, next := page(t, a, "u1", Cursor{}, len(want)); len(got) != len(want) || !next.IsZero() {
 			t.Errorf("one page of all %d orders: %d, next %+v", len(want), len(got), next)
+		}
+	})
+
+	t.Run("microseconds-read-back-and-page-within-one-millisecond", func(t *testing.T) {
+		a := migrated(t, b)
+		// 300µs apart in one millisecond, the older with the greater id:
+		// only the microseconds put the newer first.
+		ms := at(7).Truncate(time.Millisecond)
+		newer := testOrder("o-1", "u1", ms.Add(400*time.Microsecond), lifecycle.Delivered)
+		older := testOrder("o-9", "u1", ms.Add(100*time.Microsecond), lifecycle.Canceled)
+		put(t, a, older, newer)
+		for _, want := range []orderdb.Order{newer, older} {
+			if got := get(t, a, want.OrderID); !reflect.DeepEqual(got, want) || !got.CreatedAt.Equal(want.CreatedAt) {
+				t.Errorf("order %s read back created %s, want %s", want.OrderID, got.CreatedAt.Format(time.RFC3339Nano), want.CreatedAt.Format(time.RFC3339Nano))
+			}
+		}
+		first, next := page(t, a, "u1", Cursor{}, 1)
+		if !reflect.DeepEqual(first, []orderdb.Order{newer}) || next != CursorOf(newer) {
+			t.Fatalf("first page of 1: %v, next %+v; want o-1 whole, next after it", ids(first), next)
+		}
+		second, last := page(t, a, "u1", next, 1)
+		if !reflect.DeepEqual(second, []orderdb.Order{older}) || !last.IsZero() {
+			t.Errorf("page after o-1: %v, next %+v; want o-9 whole, the last page", ids(second), last)
+		}
+		// A cursor between the two, in the same millisecond, keeps only the
+		// older one.
+		if got, _ := page(t, a, "u1", Cursor{CreatedAt: ms.Add(250 * time.Microsecond), OrderID: "zzz"}, 10); !slices.Equal(ids(got), []string{"o-9"}) {
+			t.Errorf("after %s: %v, want [o-9]", ms.Add(250*time.Microsecond).Format(time.RFC3339Nano), ids(got))
 		}
 	})
 
@@ -229,6 +265,64 @@ func runContract(t *testing.T, b backend) {
 		}
 	})
 
+	// A store at v2 holds orders by created_at to the millisecond. The
+	// move to microseconds keeps every order, pages them by microseconds,
+	// keeps last-write-wins, and runs again cleanly after a crash before
+	// it was recorded.
+	t.Run("v2-store-with-orders-moves-to-microseconds", func(t *testing.T) {
+		cfg, dir := b.fresh(t)
+		a := openT(t, cfg, dir)
+		if err := a.migrateTo(ctx(t), 2); err != nil {
+			t.Fatal(err)
+		}
+		ms := at(3).Truncate(time.Millisecond)
+		orders := []orderdb.Order{
+			testOrder("o-a", "u1", ms.Add(700*time.Microsecond), lifecycle.Delivered),
+			testOrder("o-b", "u1", ms.Add(400*time.Microsecond), lifecycle.Canceled),
+			testOrder("o-c", "u1", at(1), lifecycle.Refunded),
+			testOrder("o-d", "u2", at(2), lifecycle.Delivered),
+		}
+		for i := range 30 {
+			orders = append(orders, testOrder(fmt.Sprintf("o%02d", i), fmt.Sprintf("u%d", 1+i%2), at(i%4).Add(time.Duration(i)*time.Microsecond), lifecycle.Delivered))
+		}
+		b.putV2(t, a, orders...)
+		if err := a.migrations()[2].Apply(ctx(t)); err != nil {
+			t.Fatalf("migration 3, cut short before its record: %v", err)
+		}
+		if err := a.Migrate(ctx(t)); err != nil {
+			t.Fatalf("migrate v2 to current, again: %v", err)
+		}
+		if v, err := a.SchemaVersion(ctx(t)); err != nil || v != len(a.migrations()) {
+			t.Fatalf("version %d, %v; want %d", v, err, len(a.migrations()))
+		}
+		for _, user := range []string{"u1", "u2"} {
+			mine := slices.DeleteFunc(slices.Clone(orders), func(o orderdb.Order) bool { return o.UserID != user })
+			if got, want := allPages(t, a, user, 4), ids(newestFirst(mine)); !slices.Equal(got, want) {
+				t.Errorf("pages of %s after the move: %v\nwant %v", user, got, want)
+			}
+		}
+		if got, _ := page(t, a, "u1", Cursor{}, 2); !reflect.DeepEqual(got, orders[:2]) {
+			t.Errorf("first page of u1 after the move: %v, want o-a, o-b whole", ids(got))
+		}
+		if n := countAll(t, a); n != len(orders) {
+			t.Errorf("%d orders after the move, want %d", n, len(orders))
+		}
+		// Last-write-wins still holds for a moved order.
+		stale, newer := orders[1], orders[1]
+		stale.UpdatedAt = stale.UpdatedAt.Add(-time.Second)
+		stale.Status = lifecycle.Delivered
+		newer.Status, newer.Version, newer.PaymentID = lifecycle.Refunded, newer.Version+1, "pay-late"
+		newer.UpdatedAt = newer.UpdatedAt.Add(time.Second)
+		put(t, a, stale)
+		if got, _ := page(t, a, "u1", CursorOf(orders[0]), 1); !reflect.DeepEqual(got, orders[1:2]) {
+			t.Errorf("a stale copy replaced the moved one: %+v", got)
+		}
+		put(t, a, newer)
+		if got, _ := page(t, a, "u1", CursorOf(orders[0]), 1); !reflect.DeepEqual(got, []orderdb.Order{newer}) {
+			t.Errorf("a newer copy did not replace the moved one: %+v", got)
+		}
+	})
+
 	t.Run("second-open-and-migrate-is-a-no-op", func(t *testing.T) {
 		cfg, dir := b.fresh(t)
 		a := openT(t, cfg, dir)
@@ -321,6 +415,9 @@ func allPages(t *testing.T, a Store, user string, size int) []string {
 		if len(orders) != size || next != CursorOf(orders[len(orders)-1]) {
 			t.Fatalf("a page of %d of %d orders says more follow after %+v", len(orders), size, next)
 		}
+		if next == c {
+			t.Fatalf("the page after %+v ends where it started", c)
+		}
 		c = next
 	}
 }
@@ -375,6 +472,24 @@ func levelDBBackend() backend {
 		db: func(t testing.TB) (config.OrdersStore, string) {
 			return config.OrdersStore{Driver: "sqlite"}, t.TempDir()
 		},
+		putV2: func(t testing.TB, a adapter, orders ...orderdb.Order) {
+			s := a.(*levelDB)
+			b := new(leveldb.Batch)
+			for _, o := range orders {
+				body, err := encode(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// v2's user key: created_at in Unix milliseconds.
+				ts := uint64(o.CreatedAt.UnixMilli()) ^ (1 << 63)
+				k := hex.AppendEncode(userPrefix(o.UserID), binary.BigEndian.AppendUint64(nil, ts))
+				b.Put(orderKey(o.OrderID), body)
+				b.Put(append(append(k, '/'), o.OrderID...), body)
+			}
+			if err := s.db.Write(b, synced); err != nil {
+				t.Fatal(err)
+			}
+		},
 	}
 }
 
@@ -386,6 +501,22 @@ func cassandraBackend(addr string) backend {
 		},
 		db: func(t testing.TB) (config.OrdersStore, string) {
 			return config.OrdersStore{Driver: "mysql", DSN: realserver.ScratchMySQL(t, realserver.Addr(t, realserver.MySQL))}, ""
+		},
+		putV2: func(t testing.TB, a adapter, orders ...orderdb.Order) {
+			c := a.(*cassandra)
+			// v2's orders_by_user: created_at a timestamp (milliseconds).
+			for _, table := range []string{"orders_by_id", "orders_by_user"} {
+				for _, o := range orders {
+					body, err := encode(o)
+					if err == nil {
+						err = c.session.Query(`INSERT INTO `+c.ks+`.`+table+` (order_id, user_id, created_at, status, total_cents, currency, body) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+							o.OrderID, o.UserID, o.CreatedAt, string(o.Status), o.TotalCents, o.Currency, body, o.UpdatedAt.UnixMicro()).WithContext(ctx(t)).Exec()
+					}
+					if err != nil {
+						t.Fatalf("write order %s to %s as v2 did: %v", o.OrderID, table, err)
+					}
+				}
+			}
 		},
 	}
 }
@@ -475,7 +606,8 @@ func TestAdaptersCarryTheSameMigrations(t *testing.T) {
 }
 
 func TestUserOrderKeysSortByTime(t *testing.T) {
-	times := []time.Time{time.UnixMilli(-5), time.UnixMilli(0), time.UnixMilli(1), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	times := []time.Time{time.UnixMilli(-5), time.UnixMicro(-1), time.UnixMilli(0), time.UnixMicro(1), time.UnixMicro(999), time.UnixMilli(1),
+		time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 1, 0, 0, 0, 300_000, time.UTC)}
 	for i := 1; i < len(times); i++ {
 		if bytes.Compare(userOrderKey("u", times[i-1], "z"), userOrderKey("u", times[i], "a")) >= 0 {
 			t.Errorf("key for %v does not sort before %v", times[i-1], times[i])

@@ -35,10 +35,11 @@ type Store interface {
 	// Order reads one order: ErrNotFound when the store does not hold it.
 	Order(ctx context.Context, orderID string) (orderdb.Order, error)
 	// UserOrders pages a user's orders newest first: created_at to the
-	// millisecond descending, then order id descending. before is the zero
-	// Cursor for the first page; next is the zero Cursor after the last
-	// page. A limit above MaxPage gets MaxPage; below 1 is
-	// orderdb.ErrInvalid.
+	// microsecond descending, then order id descending, as the
+	// order-taking database pages them, so the merged orders view compares
+	// positions in both alike. before is the zero Cursor for the first
+	// page; next is the zero Cursor after the last page. A limit above
+	// MaxPage gets MaxPage; below 1 is orderdb.ErrInvalid.
 	UserOrders(ctx context.Context, userID string, before Cursor, limit int) (orders []orderdb.Order, next Cursor, err error)
 	// EachOrder visits every order once, in no particular order, for
 	// reconcile; fn may use the store.

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -26,27 +27,30 @@ import (
 // Get and one reverse range scan here:
 //
 //	o/<order_id>                                      an order (orders_by_id)
-//	u/<user_id> 0x00 <created_at> / <order_id>        a user's order (orders_by_user)
+//	u/<user_id> 0x00 <created_at> / <order_id>        a user's order (orders_by_user_micros)
 //
-// created_at is Unix milliseconds (Cassandra's timestamp precision) with
-// the sign bit flipped, as 16 hex digits, so keys sort by time. A user's
-// orders, newest first, are the prefix "u/<user_id>" 0x00 read backwards:
-// that also orders equal times by order_id descending, exactly like
-// orders_by_user's CLUSTERING ORDER BY (created_at DESC, order_id DESC).
-// The 0x00 ends the user id, so one user's prefix never covers another's.
-// From v2 on, both keys hold the whole order (its JSON), as both Cassandra
-// tables do; v1 stores held no orders (no build wrote any).
+// created_at is Unix microseconds (the order-taking database's precision)
+// with the sign bit flipped, as 16 hex digits, so keys sort by time. A
+// user's orders, newest first, are the prefix "u/<user_id>" 0x00 read
+// backwards: that also orders equal times by order_id descending, exactly
+// like orders_by_user_micros's CLUSTERING ORDER BY (created_micros DESC,
+// order_id DESC). The 0x00 ends the user id, so one user's prefix never
+// covers another's. From v2 on, both keys hold the whole order (its JSON),
+// as both Cassandra tables do; v1 stores held no orders (no build wrote
+// any). Up to v2, created_at was in milliseconds (Cassandra's timestamp
+// precision); migration 3 rewrote those keys.
 var (
 	keySchemaVersion = []byte("m/schema_version")
 	keyLayout        = []byte("m/layout")
 )
 
-// layoutV1 and layoutV2 are what each version writes under m/layout, so a
-// reader of the files (or a later build) can tell how the keys are laid
-// out.
+// layoutV1, layoutV2 and layoutV3 are what each version writes under
+// m/layout, so a reader of the files (or a later build) can tell how the
+// keys are laid out.
 const (
 	layoutV1 = `o/<order_id>; u/<user_id>\x00<created_at: unix ms, sign bit flipped, 16 hex digits>/<order_id>, read backwards for newest first`
 	layoutV2 = layoutV1 + `; both hold the order as JSON`
+	layoutV3 = `o/<order_id>; u/<user_id>\x00<created_at: unix µs, sign bit flipped, 16 hex digits>/<order_id>, read backwards for newest first; both hold the order as JSON`
 )
 
 func orderKey(orderID string) []byte { return []byte("o/" + orderID) }
@@ -54,8 +58,11 @@ func orderKey(orderID string) []byte { return []byte("o/" + orderID) }
 // userPrefix is the range of one user's orders.
 func userPrefix(userID string) []byte { return []byte("u/" + userID + "\x00") }
 
+// usersPrefix is the range of every user's orders.
+var usersPrefix = []byte("u/")
+
 func userOrderKey(userID string, createdAt time.Time, orderID string) []byte {
-	ts := uint64(createdAt.UnixMilli()) ^ (1 << 63)
+	ts := uint64(createdAt.UnixMicro()) ^ (1 << 63)
 	k := hex.AppendEncode(userPrefix(userID), binary.BigEndian.AppendUint64(nil, ts))
 	return append(append(k, '/'), orderID...)
 }
@@ -102,7 +109,57 @@ func (s *levelDB) migrations() []schema.Migration {
 		Apply: func(context.Context) error {
 			return s.db.Put(keyLayout, []byte(layoutV2), &opt.WriteOptions{Sync: true})
 		},
+	}, {
+		Version: 3,
+		Name:    "user keys by created_at to the microsecond",
+		Apply:   s.rekeyUserOrders,
 	}}
+}
+
+// rekeyBatch bounds the keys one batch of rekeyUserOrders moves.
+const rekeyBatch = 1000
+
+// rekeyUserOrders moves every user key to the one its order's created_at
+// gives now (microseconds), in fsynced batches, then records the layout.
+// The new key comes from the order the key holds, never from the old key,
+// so a run cut short by a crash runs again cleanly: the keys already moved
+// stay, the rest move. Puts wait meanwhile.
+func (s *levelDB) rekeyUserOrders(ctx context.Context) error {
+	s.put.Lock()
+	defer s.put.Unlock()
+	it := s.db.NewIterator(util.BytesPrefix(usersPrefix), nil)
+	defer it.Release()
+	b := new(leveldb.Batch)
+	write := func() error {
+		if err := s.db.Write(b, synced); err != nil {
+			return fmt.Errorf("history: %s: move user keys to microseconds: %w", s, err)
+		}
+		b.Reset()
+		return ctx.Err()
+	}
+	for it.Next() {
+		o, err := decode(s.String()+" key "+string(it.Key()), it.Value())
+		if err != nil {
+			return err
+		}
+		if k := userOrderKey(o.UserID, o.CreatedAt, o.OrderID); !bytes.Equal(k, it.Key()) {
+			// The batch copies both: the iterator may reuse them.
+			b.Put(k, it.Value())
+			b.Delete(it.Key())
+		}
+		if b.Len() >= rekeyBatch {
+			if err := write(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("history: %s: scan user keys: %w", s, err)
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	return s.db.Put(keyLayout, []byte(layoutV3), synced)
 }
 
 func (s *levelDB) Migrate(ctx context.Context) error { return s.migrateTo(ctx, len(s.migrations())) }

@@ -430,11 +430,11 @@ func checkExactlyOnce(t *testing.T, db orderdb.Store, hist Store, want map[strin
 }
 
 // newestFirst sorts orders as UserOrders pages them: created_at to the
-// millisecond descending, then order id descending.
+// microsecond descending, then order id descending.
 func newestFirst(orders []orderdb.Order) []orderdb.Order {
 	orders = slices.Clone(orders)
 	slices.SortFunc(orders, func(x, y orderdb.Order) int {
-		if c := y.CreatedAt.Truncate(time.Millisecond).Compare(x.CreatedAt.Truncate(time.Millisecond)); c != 0 {
+		if c := y.CreatedAt.Truncate(time.Microsecond).Compare(x.CreatedAt.Truncate(time.Microsecond)); c != 0 {
 			return c
 		}
 		return strings.Compare(y.OrderID, x.OrderID)
