@@ -35,6 +35,7 @@ func commands() []*command {
 		paymentCommand(),
 		processCommand(),
 		reconcileCommand(),
+		replayCommand(),
 		shippingCommand(),
 		sinkCommand(),
 		{name: "topics", summary: "create or describe the topic catalog on the brokers", children: []*command{

@@ -55,11 +55,7 @@ func ConsumerOptions(opts ...eventlog.ConsumerOption) SinkOption {
 // deadLetters, with the reason. A new group starts at the oldest record,
 // so a new group over an empty index rebuilds it.
 func NewSink(store Store, kopts []kgo.Opt, group string, deadLetters *eventlog.Producer, opts ...SinkOption) (*Sink, error) {
-	o := sinkOptions{role: "search-sink", log: slog.Default()}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	s := &Sink{store: store, deadLetters: deadLetters, role: o.role, log: o.log}
+	s, o := newSink(store, deadLetters, opts)
 	copts := append([]eventlog.ConsumerOption{eventlog.ConsumerRole(o.role), eventlog.ConsumerLogger(o.log)}, o.consumer...)
 	// The index takes a few thousand listings a second, while franz-go
 	// fetches up to a megabyte per partition ahead of it: smaller fetches
@@ -71,6 +67,23 @@ func NewSink(store Store, kopts []kgo.Opt, group string, deadLetters *eventlog.P
 	}
 	s.consumer = c
 	return s, nil
+}
+
+// Handler is the sink's apply path without its consumer: each call
+// indexes a batch as Run does, dead-lettering what the sink refuses
+// through deadLetters under its role. A replay (package replay) feeds it
+// the records it reads itself.
+func Handler(store Store, deadLetters *eventlog.Producer, opts ...SinkOption) eventlog.Handler {
+	s, _ := newSink(store, deadLetters, opts)
+	return s.handle
+}
+
+func newSink(store Store, deadLetters *eventlog.Producer, opts []SinkOption) (*Sink, sinkOptions) {
+	o := sinkOptions{role: "search-sink", log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Sink{store: store, deadLetters: deadLetters, role: o.role, log: o.log}, o
 }
 
 // Run indexes until ctx ends, then commits what was indexed and leaves

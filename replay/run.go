@@ -1,0 +1,263 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shopstream/shopstream/eventlog"
+	"github.com/shopstream/shopstream/topics"
+)
+
+// Target is what a replay feeds, a batch at a time, each partition's
+// records in order. It must be idempotent: records applied again, or
+// applied over what the live pipeline wrote, change nothing that was right.
+type Target interface {
+	// Apply applies a batch of decoded events. An error stops the replay;
+	// run it again from the same start.
+	Apply(ctx context.Context, batch []eventlog.Delivery) error
+	// Finish runs once after the last batch, for a target that holds back
+	// what it can only complete at the end.
+	Finish(ctx context.Context) error
+}
+
+// Handler makes a sink's own apply path (search.Handler,
+// analytics.Handler) a Target.
+func Handler(h eventlog.Handler) Target { return handlerTarget(h) }
+
+type handlerTarget eventlog.Handler
+
+func (h handlerTarget) Apply(ctx context.Context, batch []eventlog.Delivery) error {
+	return h(ctx, batch)
+}
+
+func (handlerTarget) Finish(context.Context) error { return nil }
+
+// Option configures Run.
+type Option func(*options)
+
+type options struct {
+	maxBatch    int
+	deadLetters *eventlog.Producer
+	source      string
+	progress    io.Writer
+	terminal    bool
+	every       time.Duration
+	label       string
+	log         *slog.Logger
+}
+
+// MaxBatch bounds the records of one Apply (default 5000, the live
+// consumers' batch).
+func MaxBatch(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxBatch = n
+		}
+	}
+}
+
+// DeadLetters sends records that do not decode to their input's
+// dead-letter topic through p, under source: the live consumer's role, so
+// that each gets the id the live consumer gave it (topics.DeadLetterID)
+// and consumers of the dead letters dedupe the replay's copy. Without it
+// such records are counted in Summary.Undecodable and skipped.
+func DeadLetters(p *eventlog.Producer, source string) Option {
+	return func(o *options) { o.deadLetters, o.source = p, source }
+}
+
+// Progress draws a progress line on w: redrawn in place several times a
+// second on a terminal, else a line every every (DefaultEvery when 0).
+func Progress(w io.Writer, terminal bool, every time.Duration) Option {
+	return func(o *options) { o.progress, o.terminal, o.every = w, terminal, every }
+}
+
+// Label names the replay on the progress line (default "replay").
+func Label(s string) Option { return func(o *options) { o.label = s } }
+
+// Logger receives the reader's warnings (default slog.Default()).
+func Logger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// Summary is what a replay did.
+type Summary struct {
+	// Records counts the records read in the plan's spans (transaction
+	// markers aside), Applied those handed to the target, and Undecodable
+	// those that did not decode.
+	Records, Applied, Undecodable int64
+	Took                          time.Duration
+}
+
+func (s Summary) String() string {
+	rate := 0.0
+	if s.Took > 0 {
+		rate = float64(s.Records) / s.Took.Seconds()
+	}
+	return fmt.Sprintf("replayed %d records (%d applied, %d undecodable) in %s: %.0f records/s",
+		s.Records, s.Applied, s.Undecodable, s.Took.Round(time.Millisecond), rate)
+}
+
+// cursor is the reader's place in one span.
+type cursor struct {
+	end, next int64
+}
+
+// chunk is one poll's records, decoded, on their way to the target.
+type chunk struct {
+	batch    []eventlog.Delivery
+	rejected []eventlog.Rejected
+	// records counts the data records read; passed the offsets the
+	// cursors moved over.
+	records, passed int64
+}
+
+// Run reads the plan's spans with a client built from kopts (see
+// eventlog.ClientOpts), assigned the partitions directly (no group, no
+// commits), decodes each record and hands the events to target in batches;
+// it stops at the plan's ends, then calls target.Finish. It reads
+// committed records only, like the live consumers. Reading and decoding
+// the next batch overlaps the target's work on the one before.
+func Run(ctx context.Context, kopts []kgo.Opt, plan Plan, target Target, opts ...Option) (Summary, error) {
+	o := options{maxBatch: 5000, label: "replay", every: DefaultEvery, log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	start := time.Now()
+	var sum Summary
+	var read atomic.Int64
+	if o.progress != nil {
+		total := plan.Offsets()
+		pr := startProgress(o.progress, o.label, o.terminal, o.every, func() Snapshot {
+			return Snapshot{Elapsed: time.Since(start), Read: read.Load(), Total: total}
+		})
+		defer pr.stop()
+	}
+	if plan.Offsets() > 0 {
+		chunks := make(chan chunk, 1)
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error {
+			defer close(chunks)
+			return o.read(gctx, kopts, plan, chunks)
+		})
+		g.Go(func() error {
+			for c := range chunks {
+				sum.Records += c.records
+				if len(c.rejected) > 0 {
+					sum.Undecodable += int64(len(c.rejected))
+					if o.deadLetters != nil {
+						if err := eventlog.DeadLetters(gctx, o.deadLetters, o.source, c.rejected); err != nil {
+							return fmt.Errorf("replay: dead-letter %d records that do not decode: %w", len(c.rejected), err)
+						}
+					}
+				}
+				if len(c.batch) > 0 {
+					if err := target.Apply(gctx, c.batch); err != nil {
+						return fmt.Errorf("replay: apply %d records: %w", len(c.batch), err)
+					}
+					sum.Applied += int64(len(c.batch))
+				}
+				read.Add(c.passed)
+			}
+			return nil
+		})
+		if err := g.Wait(); err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("replay: stopped after %d records: %w", sum.Applied, ctx.Err())
+			}
+			return sum, err
+		}
+	}
+	if err := target.Finish(ctx); err != nil {
+		return sum, fmt.Errorf("replay: finish: %w", err)
+	}
+	sum.Took = time.Since(start)
+	return sum, nil
+}
+
+// read polls the plan's spans until each is read to its end, sending each
+// poll's records decoded to out.
+func (o options) read(ctx context.Context, kopts []kgo.Opt, plan Plan, out chan<- chunk) error {
+	cursors := map[string]map[int32]*cursor{}
+	assign := map[string]map[int32]kgo.Offset{}
+	left := 0
+	for _, s := range plan.Spans {
+		if s.Offsets() == 0 {
+			continue
+		}
+		if cursors[s.Topic] == nil {
+			cursors[s.Topic], assign[s.Topic] = map[int32]*cursor{}, map[int32]kgo.Offset{}
+		}
+		cursors[s.Topic][s.Partition] = &cursor{end: s.End, next: s.Start}
+		assign[s.Topic][s.Partition] = kgo.NewOffset().At(s.Start)
+		left++
+	}
+	cl, err := kgo.NewClient(append(slices.Clip(kopts),
+		kgo.ConsumePartitions(assign),
+		// A start that retention has since deleted reads from the oldest
+		// record left.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers take offsets too: seeing them is how a span
+		// that ends on one is known to be done.
+		kgo.KeepControlRecords(),
+	)...)
+	if err != nil {
+		return fmt.Errorf("replay: kafka client: %w", err)
+	}
+	defer cl.Close()
+	for left > 0 {
+		fetches := cl.PollRecords(ctx, o.maxBatch)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if fetches.IsClientClosed() {
+			return errors.New("replay: kafka client closed")
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			o.log.Warn("replay fetch failed; retrying", "topic", topic, "partition", p, "err", err)
+		})
+		var c chunk
+		done := map[string][]int32{}
+		fetches.EachRecord(func(r *kgo.Record) {
+			cur := cursors[r.Topic][r.Partition]
+			if cur == nil || cur.next >= cur.end || r.Offset < cur.next {
+				return
+			}
+			if r.Offset >= cur.end { // the span's last offsets are gone (compaction)
+				c.passed += cur.end - cur.next
+				cur.next = cur.end
+			} else {
+				c.passed += r.Offset + 1 - cur.next
+				cur.next = r.Offset + 1
+				if !r.Attrs.IsControl() {
+					c.records++
+					if ev, err := topics.Decode(r.Value); err != nil {
+						c.rejected = append(c.rejected, eventlog.Rejected{Record: r, Reason: err.Error()})
+					} else {
+						c.batch = append(c.batch, eventlog.Delivery{Event: ev, Record: r})
+					}
+				}
+			}
+			if cur.next >= cur.end {
+				done[r.Topic] = append(done[r.Topic], r.Partition)
+				left--
+			}
+		})
+		if len(done) > 0 {
+			cl.RemoveConsumePartitions(done)
+		}
+		select {
+		case out <- c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
