@@ -130,6 +130,9 @@ func (a *App) ServeAPI() error {
 	}
 
 	svcOpts := []ordertaking.ServiceOption{ordertaking.TrialCheck(views)}
+	if a.Stores.History != nil {
+		svcOpts = append(svcOpts, ordertaking.WithHistory(a.Stores.History))
+	}
 	if a.Clock != nil {
 		svcOpts = append(svcOpts, ordertaking.ServiceClock(a.Clock))
 	}

@@ -43,6 +43,15 @@ func (e InboundEvent) id() string {
 	return e.Shipment.EventID
 }
 
+// OrderID is the order a payment or a shipment names ("" for stock).
+func (e InboundEvent) OrderID() string {
+	if e.Stock != nil {
+		return ""
+	}
+	id, _, _ := e.order()
+	return id
+}
+
 // order is the order id and the lifecycle step of a payment or a shipment.
 func (e InboundEvent) order() (id string, st lifecycle.Step, paymentID string) {
 	if p := e.Payment; p != nil {

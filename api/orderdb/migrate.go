@@ -154,3 +154,61 @@ func (s *sqlStore) DeleteOrders(ctx context.Context, orders []Order) (int, error
 	}
 	return deleted, nil
 }
+
+// RestoreOrders puts orders that moved to history back, whole (lines and
+// timeline), when an outside event arrives for one after it moved: a
+// payment that answers after the order was canceled and migrated must
+// still refund it, through the same transition, outbox and exactly-once
+// record as any other. It never touches stock (a final order holds none)
+// and leaves an order already here as it is; it says how many it put back.
+// The migrator moves a restored order again once it is old enough.
+func (s *sqlStore) RestoreOrders(ctx context.Context, orders []Order) (int, error) {
+	for _, o := range orders {
+		if !lifecycle.Final(o.Status) || len(o.Timeline) == 0 || int64(len(o.Timeline)) != o.Version {
+			return 0, invalidf("orderdb: restore order %s: only a whole final order comes back (status %s, version %d, %d transitions)", o.OrderID, o.Status, o.Version, len(o.Timeline))
+		}
+	}
+	var n int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ids := make([]string, len(orders))
+		for i, o := range orders {
+			ids[i] = o.OrderID
+		}
+		here, err := loadOrders(ctx, tx, s.d, ids, false, true)
+		if err != nil {
+			return err
+		}
+		present := map[string]bool{}
+		for _, o := range here {
+			present[o.OrderID] = true
+		}
+		var rows, lines, timeline []any
+		n = 0
+		for _, o := range orders {
+			if present[o.OrderID] {
+				continue
+			}
+			present[o.OrderID] = true
+			n++
+			rows = append(rows, o.OrderID, o.UserID, o.Status, o.TotalCents, o.Currency, o.PrimeTrial, o.PaymentID,
+				o.CreatedAt, o.UpdatedAt, o.ExpiresAt, o.Version)
+			for _, l := range o.Lines {
+				lines = append(lines, o.OrderID, l.ItemID, l.Quantity, l.PriceCents)
+			}
+			for i, t := range o.Timeline {
+				timeline = append(timeline, o.OrderID, i+1, t.Status, t.Reason, t.At)
+			}
+		}
+		if err := insertRows(ctx, tx, "orders", orderInsertColumns, rows); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, tx, "order_lines", lineColumns, lines); err != nil {
+			return err
+		}
+		return insertRows(ctx, tx, "order_timeline", timelineColumns, timeline)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("orderdb: restore %d orders from history: %w", len(orders), err)
+	}
+	return n, nil
+}

@@ -66,6 +66,44 @@ func migrateContract(t *testing.T, fresh freshDB) {
 		}
 	})
 
+	t.Run("restore-orders-puts-moved-orders-back-whole", func(t *testing.T) {
+		s := openMigrated(t, fresh(t))
+		setStock(t, s, "item-a", 100)
+		canceled := checkout(t, s, "user-1", Line{"item-a", 3, 500}).OrderID
+		cancelOrder(t, s, canceled)
+		stays := checkout(t, s, "user-1", Line{"item-a", 1, 500}).OrderID
+		drain(t, s)
+		moved := orderOf(t, s, canceled)
+		if n, err := s.DeleteOrders(ctx(t), []Order{moved}); err != nil || n != 1 {
+			t.Fatalf("delete: %d, %v", n, err)
+		}
+		before := stockOf(t, s, "item-a")
+
+		n, err := s.RestoreOrders(ctx(t), []Order{moved, orderOf(t, s, stays)})
+		if err == nil {
+			t.Fatalf("restored %d with a created order among them", n)
+		}
+		for range 2 {
+			if n, err := s.RestoreOrders(ctx(t), []Order{moved}); err != nil || n > 1 {
+				t.Fatalf("restore: %d, %v", n, err)
+			}
+		}
+		if got := orderOf(t, s, canceled); !reflect.DeepEqual(got, moved) {
+			t.Fatalf("restored\n%+v\nwant\n%+v", got, moved)
+		}
+		if got := stockOf(t, s, "item-a"); got != before {
+			t.Fatalf("restore touched stock: %+v, was %+v", got, before)
+		}
+		// The late payment the restore is for: a refund, nothing restocked twice.
+		a, err := s.ApplyPayment(ctx(t), PaymentOutcome{EventID: topics.NewID(), OrderID: canceled, Succeeded: true, PaymentID: "late"})
+		if err != nil || a.Order.Status != lifecycle.Refunded || a.Effect.Restock || !a.Effect.Refund {
+			t.Fatalf("late payment after the restore: %+v, %v", a, err)
+		}
+		if got := stockOf(t, s, "item-a"); got != before {
+			t.Fatalf("the refund touched stock: %+v, was %+v", got, before)
+		}
+	})
+
 	t.Run("delete-orders-removes-final-orders-whole-and-only-them", func(t *testing.T) {
 		s := openMigrated(t, fresh(t))
 		setStock(t, s, "item-a", 100)

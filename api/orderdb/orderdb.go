@@ -92,6 +92,9 @@ type Store interface {
 	FinalOrders(ctx context.Context, olderThan time.Time, limit int) ([]Order, error)
 	DeleteOrders(ctx context.Context, orders []Order) (int, error)
 	FinalBacklog(ctx context.Context, olderThan time.Time) (int64, error)
+	// RestoreOrders puts whole final orders back from history for a late
+	// outside event, leaving any already here; it says how many came back.
+	RestoreOrders(ctx context.Context, orders []Order) (int, error)
 
 	// PendingOutbox returns up to limit unpublished records in the order
 	// they were written; MarkPublished removes them once Kafka has them.

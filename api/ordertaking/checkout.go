@@ -93,7 +93,21 @@ type Service struct {
 	wake        chan struct{}
 	// clock, when set, times trials: membership time is a test's to move.
 	clock func() time.Time
+	// history finds orders that left the database (see Inbound).
+	history History
 }
+
+// History reads orders that moved to the history store (sinks/history),
+// answering history.ErrNotFound for one it does not hold.
+type History interface {
+	Order(ctx context.Context, orderID string) (orderdb.Order, error)
+	Put(ctx context.Context, orders []orderdb.Order) error
+}
+
+// WithHistory lets the inbound applier find an order a late payment or
+// shipment event names after the order moved to history, and put it back
+// to apply the event (a late payment of a canceled order is a refund).
+func WithHistory(h History) ServiceOption { return func(s *Service) { s.history = h } }
 
 // ServiceOption configures a Service.
 type ServiceOption func(*Service)

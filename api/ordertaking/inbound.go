@@ -10,6 +10,8 @@ import (
 
 	"github.com/shopstream/shopstream/api/orderdb"
 	"github.com/shopstream/shopstream/eventlog"
+	"github.com/shopstream/shopstream/lifecycle"
+	"github.com/shopstream/shopstream/sinks/history"
 	"github.com/shopstream/shopstream/topics"
 )
 
@@ -69,6 +71,9 @@ func (in *Inbound) handle(ctx context.Context, batch []eventlog.Delivery) error 
 	if err != nil {
 		return fmt.Errorf("ordertaking: apply %d inbound events: %w", len(evs), err)
 	}
+	if err := in.fromHistory(ctx, evs, res); err != nil {
+		return err
+	}
 	changed := false
 	for i, r := range res {
 		d := from[i]
@@ -85,9 +90,93 @@ func (in *Inbound) handle(ctx context.Context, batch []eventlog.Delivery) error 
 	if changed {
 		in.svc.kick()
 	}
+	if len(refused) == 0 {
+		return nil
+	}
 	// All of the batch's dead letters, acknowledged before its offsets
 	// move: one round trip however many.
 	return eventlog.DeadLetters(ctx, in.deadLetters, InboundGroup, refused)
+}
+
+// fromHistory applies again the events whose order the database did not
+// hold but history does: it puts those orders back first (see
+// orderdb.RestoreOrders), and replaces their results in res.
+func (in *Inbound) fromHistory(ctx context.Context, evs []orderdb.InboundEvent, res []orderdb.InboundResult) error {
+	if in.svc.history == nil {
+		return nil
+	}
+	var again []int
+	var orders []orderdb.Order
+	found := map[string]bool{}
+	for i, r := range res {
+		if !errors.Is(r.Err, orderdb.ErrOrderNotFound) {
+			continue
+		}
+		id := evs[i].OrderID()
+		if !found[id] {
+			o, err := in.svc.history.Order(ctx, id)
+			if errors.Is(err, history.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("ordertaking: look for order %s in history: %w", id, err)
+			}
+			found[id] = true
+			orders = append(orders, o)
+		}
+		again = append(again, i)
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	n, err := in.svc.store.RestoreOrders(ctx, orders)
+	if err != nil {
+		return fmt.Errorf("ordertaking: put back %d orders from history: %w", len(orders), err)
+	}
+	in.log.Info("late events for orders in history: put them back to apply them", "orders", len(orders), "restored", n, "events", len(again))
+	sub := make([]orderdb.InboundEvent, len(again))
+	for j, i := range again {
+		sub[j] = evs[i]
+	}
+	subRes, err := in.svc.store.ApplyEvents(ctx, sub)
+	if err != nil {
+		return fmt.Errorf("ordertaking: apply %d late events: %w", len(sub), err)
+	}
+	for j, i := range again {
+		res[i] = subRes[j]
+	}
+	return in.backToHistory(ctx, orders)
+}
+
+// backToHistory moves put-back orders to history again as the events left
+// them, as the migrator would: history first, then the database, so a
+// crash between leaves the order in both, which the next try (or the
+// migrator, once the order is old enough) settles. The event's outbox
+// records stay behind for the relay.
+func (in *Inbound) backToHistory(ctx context.Context, restored []orderdb.Order) error {
+	now := make([]orderdb.Order, 0, len(restored))
+	for _, o := range restored {
+		cur, err := in.svc.store.Order(ctx, o.OrderID)
+		if errors.Is(err, orderdb.ErrOrderNotFound) {
+			continue // moved already
+		}
+		if err != nil {
+			return fmt.Errorf("ordertaking: reread put-back order %s: %w", o.OrderID, err)
+		}
+		if lifecycle.Final(cur.Status) {
+			now = append(now, cur)
+		}
+	}
+	if len(now) == 0 {
+		return nil
+	}
+	if err := in.svc.history.Put(ctx, now); err != nil {
+		return fmt.Errorf("ordertaking: write %d put-back orders to history: %w", len(now), err)
+	}
+	if _, err := in.svc.store.DeleteOrders(ctx, now); err != nil {
+		return fmt.Errorf("ordertaking: remove %d put-back orders again: %w", len(now), err)
+	}
+	return nil
 }
 
 // inbound is the database's form of ev; false for an event that needs
