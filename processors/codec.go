@@ -30,17 +30,6 @@ func (Lenient) Decode(b []byte) (any, error) {
 	return Decoded{Event: ev, Err: err, Raw: b}, nil
 }
 
-// lenientAs is Lenient for an input whose events carry T: it decodes with
-// topics.DecodeAs, which reads the supplier feeds' records without
-// encoding/json.
-type lenientAs[T any] struct{ Lenient }
-
-// Decode implements goka.Codec; the error is always nil.
-func (lenientAs[T]) Decode(b []byte) (any, error) {
-	ev, err := topics.DecodeAs[T](b)
-	return Decoded{Event: ev, Err: err, Raw: b}, nil
-}
-
 // Encode writes a topics.Event as its envelope and []byte as is, so a test
 // can feed a processor any bytes.
 func (Lenient) Encode(v any) ([]byte, error) {

@@ -24,15 +24,15 @@ func DeadLetters(input goka.Stream) goka.Edge {
 }
 
 // Input is the edge of a group's input topic whose records are events of
-// type typ carrying T, decoded as Lenient decodes them (by topics.DecodeAs)
-// and counted in the runtime's metrics. Its callback dead-letters what
+// type typ carrying T, decoded by Lenient and counted in the runtime's
+// metrics. Its callback dead-letters what
 // does not decode or is of another type, applies the rest to the key's
 // state S with apply, and carries out the verdict: store the new state,
 // emit out, or dead-letter the record with the reason. apply is a plain
 // function, testable alone. The graph declares DeadLetters(topic) and
 // out.Edge() too.
 func Input[S, T any](rt *Runtime, group goka.Group, topic goka.Stream, typ string, out Output, apply func(cur S, in In, data T) (S, Verdict)) goka.Edge {
-	return rt.Input(string(group), topic, lenientAs[T]{}, handle(rt, out, func(cur S, in In, ev topics.Event) (S, Verdict) {
+	return rt.Input(string(group), topic, Lenient{}, handle(rt, out, func(cur S, in In, ev topics.Event) (S, Verdict) {
 		data, ok := ev.Data.(T)
 		if ev.Type != typ || !ok {
 			return cur, Rejected("event type %q does not belong on %s, which carries %q", ev.Type, in.Pos.Topic, typ)

@@ -27,81 +27,60 @@ func decodeCanonical(b []byte) (env Envelope, ok bool) {
 // canonicalEnvelope is decodeCanonical leaving data unchecked but for its
 // first byte.
 func canonicalEnvelope(b []byte) (env Envelope, ok bool) {
-	rest, ok := bytes.CutPrefix(b, []byte(`{"id":"`))
-	if !ok {
-		return env, false
-	}
-	var s string
-	if env.ID, rest, ok = plainString(rest, `","type":"`); !ok {
-		return env, false
-	}
-	if env.Type, rest, ok = plainString(rest, `","version":`); !ok {
-		return env, false
-	}
-	i := bytes.IndexByte(rest, ',')
-	if i < 1 {
-		return env, false
-	}
-	v, err := strconv.Atoi(string(rest[:i]))
-	if err != nil || strconv.Itoa(v) != string(rest[:i]) {
-		return env, false
-	}
-	env.Version = v
-	if rest, ok = bytes.CutPrefix(rest[i:], []byte(`,"occurred_at":"`)); !ok {
-		return env, false
-	}
-	if s, rest, ok = plainString(rest, `","key":"`); !ok {
-		return env, false
-	}
-	if env.OccurredAt, err = time.Parse(time.RFC3339Nano, s); err != nil {
-		return env, false
-	}
-	if env.Key, rest, ok = plainString(rest, `","data":`); !ok {
-		return env, false
-	}
-	data, ok := bytes.CutSuffix(rest, []byte("}"))
-	if !ok || len(data) == 0 || data[0] != '{' {
-		return env, false
+	p := parser{b: b, ok: true}
+	p.lit(`{"id":`)
+	env.ID = p.str()
+	p.lit(`,"type":`)
+	env.Type = p.str()
+	p.lit(`,"version":`)
+	env.Version = p.intN()
+	p.lit(`,"occurred_at":`)
+	env.OccurredAt = p.time()
+	p.lit(`,"key":`)
+	env.Key = p.str()
+	p.lit(`,"data":`)
+	data, ok := bytes.CutSuffix(p.b, []byte("}"))
+	if !p.ok || !ok || len(data) == 0 || data[0] != '{' {
+		return Envelope{}, false
 	}
 	env.Data = data
 	return env, true
 }
 
-// DecodeAs is Decode for a record expected to carry T's data, with the
-// same result, event or error, for any bytes. Records of the supplier
-// feeds in the layout Encode writes skip encoding/json altogether: a
-// processor's input decoding, a sixth of its CPU per record, took
-// encoding/json a validating pass over the data and a reflective one.
-// Anything else takes Decode.
-func DecodeAs[T any](b []byte) (Event, error) {
-	if ev, ok := decodeFast[T](b); ok {
-		return ev, nil
-	}
-	return Decode(b)
+// parsers read by hand the data of the event types whose Go type parseData
+// knows: the supplier feeds every processor reads, and the order and
+// membership events the analytics sink reads, where encoding/json's two
+// passes over data (validate, then reflect) were most of the CPU per
+// record. A test keeps the list in step with parseData and the registry.
+var parsers = map[string]func([]byte) (any, bool){
+	TypeSupplierItemUpserted:       parseAs[SupplierItemUpserted],
+	TypeSupplierStockLevel:         parseAs[SupplierStockLevel],
+	TypeOrderCreated:               parseAs[OrderCreated],
+	TypeOrderPlaced:                parseAs[OrderTransition],
+	TypeOrderCanceled:              parseAs[OrderTransition],
+	TypeOrderRefunded:              parseAs[OrderTransition],
+	TypeOrderShipped:               parseAs[OrderTransition],
+	TypeOrderDelivered:             parseAs[OrderTransition],
+	TypeMembershipTrialStarted:     parseAs[MembershipTrialStarted],
+	TypeMembershipConverted:        parseAs[MembershipChanged],
+	TypeMembershipCanceled:         parseAs[MembershipChanged],
+	TypeMembershipTrialRequested:   parseAs[MembershipTrialRequested],
+	TypeMembershipConvertRequested: parseAs[MembershipChanged],
+	TypeMembershipCancelRequested:  parseAs[MembershipChanged],
 }
 
-// decodeFast decodes b if it is an envelope in canonical layout of a
-// registered type whose Go type is T, with data of a type parseData
-// reads, in the layout json.Marshal writes.
-func decodeFast[T any](b []byte) (Event, bool) {
-	env, ok := canonicalEnvelope(b)
-	if !ok || env.check() != nil {
-		return Event{}, false
+// parseAs reads data as a T, boxed as Decode returns it.
+func parseAs[T any](data []byte) (any, bool) {
+	var v T
+	if !parseData(data, &v) {
+		return nil, false
 	}
-	info, ok := registry[env.Type]
-	var data T
-	if !ok || env.Version > info.version || !parseData(env.Data, &data) {
-		return Event{}, false
-	}
-	boxed := any(data)
-	if info.check(boxed) != nil {
-		return Event{}, false // the type carries another Go type
-	}
-	return Event{ID: env.ID, Type: env.Type, Version: env.Version, OccurredAt: env.OccurredAt.UTC(), Key: env.Key, Data: boxed}, true
+	return v, true
 }
 
 // parseData reads into v data in the exact layout json.Marshal writes for
-// v's type, for the types it knows; false for any other type or layout.
+// v's type, for the types it knows, giving what json.Unmarshal gives; false
+// for any other type or layout, which Decode leaves to json.Unmarshal.
 func parseData(data []byte, v any) bool {
 	p := parser{b: data, ok: true}
 	switch v := v.(type) {
@@ -135,14 +114,83 @@ func parseData(data []byte, v any) bool {
 		v.Currency = p.str()
 		if p.opt(`,"attributes":{`) {
 			v.Attributes = map[string]string{}
-			for first := true; p.ok && !p.opt("}"); first = false {
-				if !first {
-					p.lit(",")
-				}
+			p.each("}", func() {
 				k := p.str()
 				p.lit(":")
 				v.Attributes[k] = p.str()
-			}
+			})
+		}
+	case *OrderCreated:
+		p.lit(`{"order_id":`)
+		v.OrderID = p.str()
+		p.lit(`,"user_id":`)
+		v.UserID = p.str()
+		if !p.opt(`,"lines":null`) {
+			p.lit(`,"lines":[`)
+			v.Lines = []OrderLine{} // [] is an empty slice, not nil
+			p.each("]", func() {
+				var l OrderLine
+				p.lit(`{"item_id":`)
+				l.ItemID = p.str()
+				p.lit(`,"quantity":`)
+				l.Quantity = p.int()
+				p.lit(`,"price_cents":`)
+				l.PriceCents = p.int()
+				p.lit("}")
+				v.Lines = append(v.Lines, l)
+			})
+		}
+		p.lit(`,"total_cents":`)
+		v.TotalCents = p.int()
+		p.lit(`,"currency":`)
+		v.Currency = p.str()
+		p.lit(`,"expires_at":`)
+		v.ExpiresAt = p.time()
+		v.PrimeTrial = p.opt(`,"prime_trial":true`)
+	case *OrderTransition:
+		p.lit(`{"order_id":`)
+		v.OrderID = p.str()
+		p.lit(`,"user_id":`)
+		v.UserID = p.str()
+		if p.opt(`,"reason":`) {
+			v.Reason = p.str()
+		}
+		v.Restocked = p.opt(`,"restocked":true`)
+		if p.opt(`,"amount_cents":`) {
+			v.AmountCents = p.int()
+		}
+		if p.opt(`,"currency":`) {
+			v.Currency = p.str()
+		}
+	case *MembershipTrialStarted:
+		p.lit(`{"user_id":`)
+		v.UserID = p.str()
+		p.lit(`,"trial_ends_at":`)
+		v.TrialEndsAt = p.time()
+		p.lit(`,"spend_cents":`)
+		v.SpendCents = p.int()
+		p.lit(`,"currency":`)
+		v.Currency = p.str()
+		if p.opt(`,"order_id":`) {
+			v.OrderID = p.str()
+		}
+		p.lit(`,"trial_period_days":`)
+		v.TrialPeriodDays = p.intN()
+	case *MembershipTrialRequested:
+		p.lit(`{"user_id":`)
+		v.UserID = p.str()
+		p.lit(`,"spend_cents":`)
+		v.SpendCents = p.int()
+		p.lit(`,"currency":`)
+		v.Currency = p.str()
+		if p.opt(`,"order_id":`) {
+			v.OrderID = p.str()
+		}
+	case *MembershipChanged:
+		p.lit(`{"user_id":`)
+		v.UserID = p.str()
+		if p.opt(`,"reason":`) {
+			v.Reason = p.str()
 		}
 	default:
 		return false
@@ -174,30 +222,73 @@ func (p *parser) opt(s string) bool {
 	return true
 }
 
-// str reads a string without escapes or control bytes, in valid UTF-8.
-func (p *parser) str() string {
+// each reads comma-separated items with item up to the literal end, the
+// opening bracket already read.
+func (p *parser) each(end string, item func()) {
+	for first := true; p.ok && !p.opt(end); first = false {
+		if !first {
+			p.lit(",")
+		}
+		item()
+	}
+}
+
+// quoted reads a string without escapes and returns its raw bytes.
+func (p *parser) quoted() []byte {
 	if !p.ok || len(p.b) == 0 || p.b[0] != '"' {
 		p.ok = false
-		return ""
+		return nil
 	}
-	end := bytes.IndexByte(p.b[1:], '"') + 1
-	if end == 0 {
-		p.ok = false
-		return ""
+	for i := 1; i < len(p.b); i++ {
+		switch p.b[i] {
+		case '"':
+			s := p.b[1:i]
+			p.b = p.b[i+1:]
+			return s
+		case '\\':
+			p.ok = false
+			return nil
+		}
 	}
-	s := p.b[1:end]
+	p.ok = false
+	return nil
+}
+
+// str reads a string without escapes or control bytes, in valid UTF-8
+// (encoding/json replaces invalid UTF-8; that is left to it).
+func (p *parser) str() string {
+	s := p.quoted()
+	ascii := true
 	for _, c := range s {
-		if c < 0x20 || c == '\\' {
+		if c < 0x20 {
 			p.ok = false
 			return ""
 		}
+		ascii = ascii && c < utf8.RuneSelf
 	}
-	if !utf8.Valid(s) {
+	if !p.ok || !ascii && !utf8.Valid(s) {
 		p.ok = false
 		return ""
 	}
-	p.b = p.b[end+1:]
 	return string(s)
+}
+
+// time reads a time as json.Unmarshal does, if it is written exactly as
+// json.Marshal writes it (RFC 3339 with the nanoseconds it has); other
+// forms, which encoding/json may read differently, fail.
+func (p *parser) time() time.Time {
+	s := p.quoted()
+	var t time.Time
+	if !p.ok || t.UnmarshalText(s) != nil {
+		p.ok = false
+		return time.Time{}
+	}
+	var buf [len(time.RFC3339Nano)]byte
+	if again, err := t.AppendText(buf[:0]); err != nil || string(again) != string(s) {
+		p.ok = false
+		return time.Time{}
+	}
+	return t
 }
 
 // int reads an integer in int64's range, as JSON writes one: an optional
@@ -233,22 +324,14 @@ func (p *parser) int() int64 {
 	return int64(u)
 }
 
-// plainString reads up to sep a string with no escapes or control bytes.
-func plainString(b []byte, sep string) (string, []byte, bool) {
-	i := bytes.Index(b, []byte(sep))
-	if i < 0 {
-		return "", nil, false
+// intN reads an integer in int's range.
+func (p *parser) intN() int {
+	n := p.int()
+	if int64(int(n)) != n {
+		p.ok = false
+		return 0
 	}
-	for _, c := range b[:i] {
-		if c < 0x20 || c == '\\' || c == '"' {
-			return "", nil, false
-		}
-	}
-	// encoding/json replaces invalid UTF-8; leave that to it.
-	if !utf8.Valid(b[:i]) {
-		return "", nil, false
-	}
-	return string(b[:i]), b[i+len(sep):], true
+	return int(n)
 }
 
 // The data of the events the supply processors emit for every record,

@@ -3,7 +3,6 @@ package topics
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -17,6 +16,11 @@ func FuzzCanonicalMatchesGeneral(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"id":"a","type":"t","version":1,"occurred_at":"2026-01-01T00:00:00Z","key":"k","data":{}}`))
 	f.Add([]byte(`{"id":"a","type":"t","version":01,"occurred_at":"2026-01-01T00:00:00+02:00","key":"k","data":{"x":1}}`))
+	f.Add([]byte(`{"id":"a","type":"t","version":1,"occurred_at":"2026-01-01T00:00:00+05:30","key":"k","data":{"x":1}}`))
+	f.Add([]byte(`{"id":"a","type":"t","version":1,"occurred_at":"2026-01-01T00:00:00.100Z","key":"k","data":{"x":1}}`))
+	for _, ev := range handParsedEvents() {
+		f.Add(must(Encode(ev)))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fast, ok := decodeCanonical(b)
 		if !ok {
@@ -26,8 +30,7 @@ func FuzzCanonicalMatchesGeneral(f *testing.F) {
 		if err := json.Unmarshal(b, &slow); err != nil {
 			t.Fatalf("fast path accepted %q, general path refused: %v", b, err)
 		}
-		if fast.ID != slow.ID || fast.Type != slow.Type || fast.Version != slow.Version || fast.Key != slow.Key ||
-			!fast.OccurredAt.Equal(slow.OccurredAt) || !bytes.Equal(fast.Data, slow.Data) {
+		if !reflect.DeepEqual(fast, slow) {
 			t.Fatalf("paths disagree on %q:\nfast %+v\nslow %+v", b, fast, slow)
 		}
 	})
@@ -80,47 +83,194 @@ func FuzzAppendJSONMatchesEncodingJSON(f *testing.F) {
 	})
 }
 
-// FuzzDecodeAsMatchesDecode: DecodeAs gives what Decode gives, event or
-// error, for any bytes.
-func FuzzDecodeAsMatchesDecode(f *testing.F) {
+// handParsedEvents are events of every type parsers list, in the variants
+// their layout has (omitted fields, nil and empty lines, times with and
+// without nanoseconds, in UTC, Local and a fixed zone, non-ASCII text),
+// none needing a string escape, so Encode writes them in a layout
+// parseData reads.
+func handParsedEvents() []Event {
 	at := At(time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC))
-	for _, ev := range []Event{
-		must(New(TypeSupplierStockLevel, "i-1", SupplierStockLevel{SupplierID: "s-1", ItemID: "i-1", WarehouseID: "w-1", OnHand: -3}, at)),
-		must(New(TypeSupplierItemUpserted, "i-1", SupplierItemUpserted{SupplierID: "s-1", ItemID: "i-1", Title: "TV <55\">", Description: "big",
-			Category: "tv", Brand: "Sony", PriceCents: 99900, Currency: "USD", Attributes: map[string]string{"a": "1", "b": "é"}}, at)),
-		must(New(TypeSupplierItemUpserted, "i-1", SupplierItemUpserted{ItemID: "i-1"}, at)),
-		must(New(TypeCartCleared, "u-1", CartCleared{UserID: "u-1"}, at)),
-	} {
-		b, _ := Encode(ev)
-		f.Add(b)
+	ends := time.Date(2026, 2, 1, 3, 4, 5, 120_000_000, time.UTC)
+	order, user := "0195a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b", "user-1"
+	lines := []OrderLine{{ItemID: "i-1", Quantity: 2, PriceCents: 4999}, {ItemID: "i-2", Quantity: 1, PriceCents: 0}}
+	var out []Event
+	add := func(typ, key string, data any) { out = append(out, must(New(typ, key, data, at))) }
+	add(TypeSupplierStockLevel, "i-1", SupplierStockLevel{SupplierID: "s-1", ItemID: "i-1", WarehouseID: "w-1", OnHand: -3})
+	add(TypeSupplierItemUpserted, "i-1", SupplierItemUpserted{SupplierID: "s-1", ItemID: "i-1", Title: "TV 55\u2033 Ünïcode 日本", Description: "big",
+		Category: "tv", Brand: "Sony", PriceCents: 99900, Currency: "USD", Attributes: map[string]string{"a": "1", "b": "é", "c": ""}})
+	add(TypeSupplierItemUpserted, "i-1", SupplierItemUpserted{ItemID: "i-1", Attributes: map[string]string{}})
+	add(TypeOrderCreated, order, OrderCreated{OrderID: order, UserID: user, Lines: lines, TotalCents: 9998, Currency: "USD", ExpiresAt: ends, PrimeTrial: true})
+	add(TypeOrderCreated, order, OrderCreated{OrderID: order, UserID: user, Lines: lines[:1], TotalCents: -1, Currency: "JPY",
+		ExpiresAt: time.Date(2026, 2, 1, 3, 4, 5, 999_999_999, time.FixedZone("IST", 5*3600+1800))})
+	add(TypeOrderCreated, order, OrderCreated{OrderID: order, UserID: user, Lines: []OrderLine{}, ExpiresAt: ends.In(time.Local)})
+	add(TypeOrderCreated, order, OrderCreated{})
+	for _, typ := range []string{TypeOrderPlaced, TypeOrderCanceled, TypeOrderRefunded, TypeOrderShipped, TypeOrderDelivered} {
+		add(typ, order, OrderTransition{OrderID: order, UserID: user})
 	}
-	f.Add([]byte(`{"id":"a","type":"supplier.stock.level","version":1,"occurred_at":"2026-01-01T00:00:00Z","key":"k","data":{"supplier_id":"s","item_id":"i","warehouse_id":"w","on_hand":01}}`))
-	f.Add([]byte(`{"id":"a","type":"supplier.stock.level","version":1,"occurred_at":"2026-01-01T00:00:00Z","key":"k","data":{"supplier_id":"s","item_id":"i","warehouse_id":"w","on_hand":9223372036854775808}}`))
-	f.Add([]byte(`{"id":"a","type":"supplier.item.upserted","version":2,"occurred_at":"2026-01-01T00:00:00Z","key":"k","data":{"supplier_id":"s","item_id":"i","title":"t","category":"c","price_cents":1,"currency":"USD","attributes":{}}}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		want, wantErr := Decode(b)
-		for name, got := range map[string]func() (Event, error){
-			"stock": func() (Event, error) { return DecodeAs[SupplierStockLevel](b) },
-			"item":  func() (Event, error) { return DecodeAs[SupplierItemUpserted](b) },
-		} {
-			ev, err := got()
-			if fmt.Sprint(err) != fmt.Sprint(wantErr) || !reflect.DeepEqual(ev, want) {
-				t.Fatalf("DecodeAs %s of %q:\n%#v, %v\nDecode:\n%#v, %v", name, b, ev, err, want, wantErr)
-			}
-		}
-	})
+	add(TypeOrderCanceled, order, OrderTransition{OrderID: order, UserID: user, Reason: "payment failed", Restocked: true})
+	add(TypeOrderRefunded, order, OrderTransition{OrderID: order, UserID: user, Reason: "paid after expiry", AmountCents: 9998, Currency: "EUR"})
+	add(TypeOrderRefunded, order, OrderTransition{OrderID: order, Restocked: true, AmountCents: -1 << 63})
+	add(TypeMembershipTrialStarted, user, MembershipTrialStarted{UserID: user, TrialEndsAt: ends, SpendCents: 10001, Currency: "USD", OrderID: order, TrialPeriodDays: 30})
+	add(TypeMembershipTrialStarted, user, MembershipTrialStarted{UserID: user, TrialEndsAt: ends.Truncate(time.Second), Currency: "USD", TrialPeriodDays: -7})
+	add(TypeMembershipTrialStarted, user, MembershipTrialStarted{})
+	add(TypeMembershipTrialRequested, user, MembershipTrialRequested{UserID: user, SpendCents: 10001, Currency: "USD", OrderID: order})
+	add(TypeMembershipTrialRequested, user, MembershipTrialRequested{UserID: user})
+	for _, typ := range []string{TypeMembershipConverted, TypeMembershipCanceled, TypeMembershipConvertRequested, TypeMembershipCancelRequested} {
+		add(typ, user, MembershipChanged{UserID: user})
+		add(typ, user, MembershipChanged{UserID: user, Reason: "too dear"})
+	}
+	return out
 }
 
-// The supplier records Encode writes take DecodeAs's fast path.
-func TestSupplierRecordsTakeTheFastPath(t *testing.T) {
-	stock := must(New(TypeSupplierStockLevel, "i-1", SupplierStockLevel{SupplierID: "s-1", ItemID: "i-1", WarehouseID: "w-1", OnHand: 7}))
-	item := must(New(TypeSupplierItemUpserted, "i-1", SupplierItemUpserted{SupplierID: "s-1", ItemID: "i-1", Title: "TV", Description: "d",
-		Category: "tv", Brand: "b", PriceCents: 5, Currency: "USD", Attributes: map[string]string{"x": "y", "z": ""}}))
-	if _, ok := decodeFast[SupplierStockLevel](must(Encode(stock))); !ok {
-		t.Error("a stock level misses the fast path")
+// fallbackCase is data of type typ, in a layout parseData must leave to
+// encoding/json (hand false) or may read itself (hand true), with the
+// same result either way.
+type fallbackCase struct {
+	name, typ, data string
+	hand            bool
+}
+
+// fallbackCases cover the types parsers list: layouts json.Marshal does
+// not write (order, whitespace, escapes, unknown, missing or duplicate
+// fields, wrong types, numbers and times in other forms) and valid JSON
+// it would write otherwise.
+func fallbackCases() []fallbackCase {
+	return []fallbackCase{
+		{"canonical", TypeOrderCanceled, `{"order_id":"o","user_id":"u"}`, true},
+		{"explicit empty omitempty", TypeOrderCanceled, `{"order_id":"o","user_id":"u","reason":"","amount_cents":0,"currency":""}`, true},
+		{"raw HTML and U+2028 json.Marshal escapes", TypeOrderCanceled, "{\"order_id\":\"<o&>\",\"user_id\":\"u\u2028\"}", true},
+		{"reordered", TypeOrderCanceled, `{"user_id":"u","order_id":"o"}`, false},
+		{"whitespace", TypeOrderCanceled, `{"order_id": "o","user_id":"u"}`, false},
+		{"trailing whitespace", TypeOrderCanceled, `{"order_id":"o","user_id":"u"} `, false},
+		{"escape", TypeOrderCanceled, `{"order_id":"o\"1","user_id":"u"}`, false},
+		{"unicode escape", TypeOrderCanceled, `{"order_id":"\u006f","user_id":"u"}`, false},
+		{"control byte", TypeOrderCanceled, "{\"order_id\":\"o\n\",\"user_id\":\"u\"}", false},
+		{"invalid UTF-8", TypeOrderCanceled, "{\"order_id\":\"o\xff\",\"user_id\":\"u\"}", false},
+		{"unknown field", TypeOrderCanceled, `{"order_id":"o","user_id":"u","x":1}`, false},
+		{"field of another case", TypeOrderCanceled, `{"Order_ID":"o","user_id":"u"}`, false},
+		{"duplicate field", TypeOrderCanceled, `{"order_id":"o","order_id":"p","user_id":"u"}`, false},
+		{"missing field", TypeOrderCanceled, `{"order_id":"o"}`, false},
+		{"explicit false", TypeOrderCanceled, `{"order_id":"o","user_id":"u","restocked":false}`, false},
+		{"bool as number", TypeOrderCanceled, `{"order_id":"o","user_id":"u","restocked":1}`, false},
+		{"string as number", TypeOrderCanceled, `{"order_id":1,"user_id":"u"}`, false},
+		{"null string", TypeOrderCanceled, `{"order_id":null,"user_id":"u"}`, false},
+		{"float amount", TypeOrderCanceled, `{"order_id":"o","user_id":"u","amount_cents":1.5}`, false},
+		{"exponent amount", TypeOrderCanceled, `{"order_id":"o","user_id":"u","amount_cents":1e3}`, false},
+		{"leading zero", TypeOrderCanceled, `{"order_id":"o","user_id":"u","amount_cents":01}`, false},
+		{"int64 overflow", TypeOrderCanceled, `{"order_id":"o","user_id":"u","amount_cents":9223372036854775808}`, false},
+		{"not JSON", TypeOrderCanceled, `{"order_id":"o","user_id":"u"`, false},
+		{"two objects", TypeOrderCanceled, `{"order_id":"o","user_id":"u"},{"x":1}`, false},
+		{"lines null", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"0001-01-01T00:00:00Z"}`, true},
+		{"lines empty", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":[],"total_cents":0,"currency":"","expires_at":"0001-01-01T00:00:00Z"}`, true},
+		{"line trailing comma", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":[{"item_id":"i","quantity":1,"price_cents":2},],"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00Z"}`, false},
+		{"line leading comma", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":[,{"item_id":"i","quantity":1,"price_cents":2}],"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00Z"}`, false},
+		{"line unknown field", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":[{"item_id":"i","quantity":1,"price_cents":2,"x":0}],"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00Z"}`, false},
+		{"line quantity string", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":[{"item_id":"i","quantity":"1","price_cents":2}],"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00Z"}`, false},
+		{"lines object", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":{},"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00Z"}`, false},
+		{"no lines", TypeOrderCreated, `{"order_id":"o","user_id":"u","total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00Z"}`, false},
+		{"no expires_at", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":""}`, false},
+		{"null expires_at", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":null}`, false},
+		{"prime_trial false", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00Z","prime_trial":false}`, false},
+		{"time offset", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00+05:30"}`, true},
+		{"time +00:00", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00+00:00"}`, false},
+		{"time -00:00", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00-00:00"}`, false},
+		{"time trailing zeros", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00.500Z"}`, false},
+		{"time ten digits", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00.1234567891Z"}`, false},
+		{"time comma", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00,5Z"}`, false},
+		{"time one-digit hour", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T0:00:00Z"}`, false},
+		{"time offset hour 24", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00+24:00"}`, false},
+		{"time lower case", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01t00:00:00z"}`, false},
+		{"time February 30", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-02-30T00:00:00Z"}`, false},
+		{"time escaped", TypeOrderCreated, `{"order_id":"o","user_id":"u","lines":null,"total_cents":0,"currency":"","expires_at":"2026-01-01T00:00:00\u005a"}`, false},
+		{"trial canonical", TypeMembershipTrialStarted, `{"user_id":"u","trial_ends_at":"2026-01-31T00:00:00.000000001Z","spend_cents":0,"currency":"USD","trial_period_days":30}`, true},
+		{"trial days float", TypeMembershipTrialStarted, `{"user_id":"u","trial_ends_at":"2026-01-31T00:00:00Z","spend_cents":0,"currency":"USD","trial_period_days":30.0}`, false},
+		{"trial no days", TypeMembershipTrialStarted, `{"user_id":"u","trial_ends_at":"2026-01-31T00:00:00Z","spend_cents":0,"currency":"USD"}`, false},
+		{"trial order_id last", TypeMembershipTrialStarted, `{"user_id":"u","trial_ends_at":"2026-01-31T00:00:00Z","spend_cents":0,"currency":"USD","trial_period_days":30,"order_id":"o"}`, false},
+		{"trial time number", TypeMembershipTrialStarted, `{"user_id":"u","trial_ends_at":1767139200,"spend_cents":0,"currency":"USD","trial_period_days":30}`, false},
+		{"request no currency", TypeMembershipTrialRequested, `{"user_id":"u","spend_cents":0}`, false},
+		{"changed extra", TypeMembershipConverted, `{"user_id":"u","reason":"r","restocked":true}`, false},
+		{"changed empty", TypeMembershipCanceled, `{}`, false},
+		{"stock on_hand -0", TypeSupplierStockLevel, `{"supplier_id":"s","item_id":"i","warehouse_id":"w","on_hand":-0}`, true},
+		{"item attributes null", TypeSupplierItemUpserted, `{"supplier_id":"s","item_id":"i","title":"t","category":"c","price_cents":1,"currency":"USD","attributes":null}`, false},
 	}
-	if _, ok := decodeFast[SupplierItemUpserted](must(Encode(item))); !ok {
-		t.Error("an item upsert misses the fast path")
+}
+
+// record wraps data of type typ in a canonical envelope.
+func record(typ, data string) []byte {
+	return []byte(`{"id":"e1","type":"` + typ + `","version":1,"occurred_at":"2026-01-01T00:00:00Z","key":"k","data":` + data + `}`)
+}
+
+// sameAsGeneral decodes b with Decode and with the general path, fails t
+// unless both give the same event or the same error, and returns Decode's.
+func sameAsGeneral(t testing.TB, b []byte) (Event, error) {
+	t.Helper()
+	ev, err := Decode(b)
+	want, wantErr := decodeGeneral(b)
+	if !reflect.DeepEqual(err, wantErr) || !reflect.DeepEqual(ev, want) {
+		t.Fatalf("Decode and the general path disagree on %q:\n%#v, %v\n%#v, %v", b, ev, err, want, wantErr)
+	}
+	if err == nil {
+		got, gotErr := Encode(ev)
+		general, generalErr := Encode(want)
+		if !bytes.Equal(got, general) || !reflect.DeepEqual(gotErr, generalErr) {
+			t.Fatalf("Decode and the general path re-encode %q differently:\n%s, %v\n%s, %v", b, got, gotErr, general, generalErr)
+		}
+	}
+	return ev, err
+}
+
+// Every variant of every hand-parsed type as Encode writes it is read by
+// hand, to what encoding/json reads and to the event encoded.
+func TestHandParsersReadEncodedEvents(t *testing.T) {
+	for _, ev := range handParsedEvents() {
+		b := must(Encode(ev))
+		env, ok := canonicalEnvelope(b)
+		if !ok {
+			t.Fatalf("%s misses the canonical envelope", b)
+		}
+		if _, ok := parsers[ev.Type](env.Data); !ok {
+			t.Errorf("%s: data %s is not read by hand", ev.Type, env.Data)
+		}
+		got, err := sameAsGeneral(t, b)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !bytes.Equal(must(Encode(got)), b) {
+			t.Errorf("%s does not re-encode to itself", b)
+		}
+	}
+}
+
+// Layouts json.Marshal does not write fall back to encoding/json, and the
+// result, event or error, is the general path's either way.
+func TestHandParsersFallBack(t *testing.T) {
+	for _, c := range fallbackCases() {
+		b := record(c.typ, c.data)
+		if _, hand := parsers[c.typ]([]byte(c.data)); hand != c.hand {
+			t.Errorf("%s: read by hand %v, want %v", c.name, hand, c.hand)
+		}
+		sameAsGeneral(t, b)
+	}
+}
+
+// parsers list exactly the registered types whose Go type parseData
+// reads, each with its registered Go type.
+func TestParsersMatchParseDataAndRegistry(t *testing.T) {
+	for typ, info := range registry {
+		zero := must(info.decode([]byte("{}")))
+		ptr := reflect.New(reflect.TypeOf(zero))
+		reads := parseData(must(json.Marshal(zero)), ptr.Interface())
+		parse, listed := parsers[typ]
+		if reads != listed {
+			t.Errorf("%s: parseData reads its data %v, parsers list it %v", typ, reads, listed)
+			continue
+		}
+		if listed {
+			v, ok := parse(must(json.Marshal(zero)))
+			if !ok || info.check(v) != nil || !reflect.DeepEqual(v, ptr.Elem().Interface()) {
+				t.Errorf("%s: parsers read %#v, not the registered %T", typ, v, zero)
+			}
+		}
 	}
 }
 
