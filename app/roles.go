@@ -151,7 +151,8 @@ func (a *App) ServeAPI() error {
 		return err
 	}
 	a.Go("order-taking inbound", in.Run)
-	a.Go("expiry sweeper", func(ctx context.Context) error { return svc.Sweep(ctx, cfg.SweepInterval, a.Log) })
+	keep := ordertaking.Keep{ProcessedEvents: cfg.ProcessedEventsRetention, IdempotencyKeys: cfg.IdempotencyKeyRetention}
+	a.Go("expiry sweeper", func(ctx context.Context) error { return svc.Sweep(ctx, cfg.SweepInterval, keep, a.Log) })
 	return nil
 }
 

@@ -46,7 +46,10 @@ type Membership struct {
 type Orders struct {
 	TTL           time.Duration `yaml:"ttl" doc:"how long a created order waits for its payment before it expires"`
 	SweepInterval time.Duration `yaml:"sweep_interval" doc:"how often the expiry sweeper cancels expired orders"`
-	MaxLines      int           `yaml:"max_lines" doc:"most lines one order may have"`
+	// The sweeper prunes, once a minute, the records older than these.
+	ProcessedEventsRetention time.Duration `yaml:"processed_events_retention" doc:"how long the order-taking DB remembers an applied stock, payment or shipment event id; longer than those topics' retention"`
+	IdempotencyKeyRetention  time.Duration `yaml:"idempotency_key_retention" doc:"how long a checkout's Idempotency-Key returns its order; a reuse after that is a new checkout"`
+	MaxLines                 int           `yaml:"max_lines" doc:"most lines one order may have"`
 	// MaxQuantityPerLine also caps a cart line.
 	MaxQuantityPerLine int64 `yaml:"max_quantity_per_line" doc:"most units of one item in a cart line or an order line"`
 }
@@ -163,7 +166,8 @@ func Default() Config {
 			Search:    SearchStore{Driver: "bleve", Index: "items"},
 			Analytics: AnalyticsStore{Driver: "sqlite", Database: "shopstream", Username: "default"},
 		},
-		Orders:     Orders{TTL: 5 * time.Minute, SweepInterval: time.Second, MaxLines: 100, MaxQuantityPerLine: 10},
+		Orders: Orders{TTL: 5 * time.Minute, SweepInterval: time.Second, MaxLines: 100, MaxQuantityPerLine: 10,
+			ProcessedEventsRetention: 30 * 24 * time.Hour, IdempotencyKeyRetention: 24 * time.Hour},
 		Payments:   Payments{SuccessRate: 0.9, FailureRate: 0.08, NoAnswerRate: 0.02, Latency: 200 * time.Millisecond, Seed: 1},
 		Shipping:   Shipping{ShipAfter: 30 * time.Second, DeliverAfter: time.Minute},
 		Membership: Membership{TrialDays: 30},

@@ -115,6 +115,8 @@ func (c Config) validate() []error {
 	o := c.Orders
 	positive("orders.ttl", o.TTL > 0, o.TTL)
 	positive("orders.sweep_interval", o.SweepInterval > 0, o.SweepInterval)
+	positive("orders.processed_events_retention", o.ProcessedEventsRetention > 0, o.ProcessedEventsRetention)
+	positive("orders.idempotency_key_retention", o.IdempotencyKeyRetention > 0, o.IdempotencyKeyRetention)
 	if o.MaxLines < 1 || o.MaxLines > 1000 {
 		bad("orders.max_lines", "%d is not between 1 and 1000", o.MaxLines)
 	}

@@ -2,6 +2,7 @@ package orderdb
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"sync"
@@ -63,6 +64,56 @@ func migrateContract(t *testing.T, fresh freshDB) {
 
 		if _, err := s.FinalOrders(ctx(t), base, 0); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("limit 0: %v, want ErrInvalid", err)
+		}
+	})
+
+	t.Run("prune-removes-old-event-ids-and-keys-only", func(t *testing.T) {
+		s := openMigrated(t, fresh(t))
+		base := now().Add(-10 * 24 * time.Hour)
+		var events []string
+		for i := range 7 {
+			ev := topics.NewID()
+			applyStock(t, s, StockChange{EventID: ev, ItemID: "item-a", OnHand: int64(10 + i), Version: int64(i + 1)}, true)
+			if _, err := s.DB().ExecContext(ctx(t), "UPDATE processed_events SET processed_at = ? WHERE event_id = ?", base.Add(time.Duration(i)*24*time.Hour), ev); err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, ev)
+		}
+		var keys []string
+		for i := range 5 {
+			key := fmt.Sprintf("key-%d", i)
+			req := buy("user-1", Line{"item-a", 1, 100})
+			req.IdempotencyKey, req.RequestHash = key, "hash-"+key
+			if _, err := s.Checkout(ctx(t), req); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.DB().ExecContext(ctx(t), "UPDATE idempotency_keys SET created_at = ? WHERE idem_key = ?", base.Add(time.Duration(i)*24*time.Hour), key); err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, key)
+		}
+		// Event ids of days 0-3 go (4 of 7, in batches of 3), keys of days 0-1.
+		p, err := s.Prune(ctx(t), Retention{ProcessedBefore: base.Add(3*24*time.Hour + time.Hour), KeysBefore: base.Add(2 * 24 * time.Hour), Batch: 3})
+		if err != nil || p != (Pruned{ProcessedEvents: 4, IdempotencyKeys: 2}) {
+			t.Fatalf("prune: %+v, %v", p, err)
+		}
+		for i, ev := range events {
+			seen, err := processedAmong(ctx(t), s.DB(), []string{ev})
+			if err != nil || seen[ev] != (i >= 4) {
+				t.Errorf("event of day %d recorded %v (%v)", i, seen[ev], err)
+			}
+		}
+		for i, key := range keys {
+			_, found, err := s.Replay(ctx(t), "user-1", key, "hash-"+key)
+			if err != nil || found != (i >= 2) {
+				t.Errorf("key of day %d found %v (%v)", i, found, err)
+			}
+		}
+		if p, err := s.Prune(ctx(t), Retention{ProcessedBefore: base, KeysBefore: base, Batch: 3}); err != nil || p != (Pruned{}) {
+			t.Fatalf("a second prune: %+v, %v", p, err)
+		}
+		if _, err := s.Prune(ctx(t), Retention{}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("a prune without a batch: %v", err)
 		}
 	})
 

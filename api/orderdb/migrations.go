@@ -38,6 +38,40 @@ func migrations(d *dialect, q sqlstore.Querier) []schema.Migration {
 			Name:    "committed stock, orders with lines and timelines, idempotency keys, outbox",
 			Apply:   orderTables(d, q),
 		},
+		{
+			Version: 3,
+			Name:    "indexes for pruning processed events and idempotency keys by age",
+			Apply: addIndexes(d, q,
+				tableIndex{"processed_events", index{"processed_events_by_time", "processed_at"}},
+				tableIndex{"idempotency_keys", index{"idempotency_keys_by_time", "created_at"}}),
+		},
+	}
+}
+
+// tableIndex is an index to add to an existing table.
+type tableIndex struct {
+	table string
+	index
+}
+
+// addIndexes adds each index its table lacks. MySQL has no CREATE INDEX IF
+// NOT EXISTS, and a crash can leave one added and the step unrecorded:
+// look first.
+func addIndexes(d *dialect, q sqlstore.Querier, ixs ...tableIndex) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, ix := range ixs {
+			var n int
+			if err := q.QueryRowContext(ctx, d.indexExists, ix.table, ix.name).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			if _, err := q.ExecContext(ctx, "CREATE INDEX "+ix.name+" ON "+ix.table+" ("+ix.columns+")"); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 

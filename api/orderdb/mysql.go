@@ -32,6 +32,7 @@ var mysqlDialect = newDialect(dialect{
 	blob:          "LONGBLOB",
 	inlineIndexes: true,
 	columnExists:  "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
+	indexExists:   "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?",
 	forUpdate:     " FOR UPDATE",
 	skipLocked:    " FOR UPDATE SKIP LOCKED",
 	// Assignments run left to right, each seeing the ones before: version

@@ -92,6 +92,9 @@ type Store interface {
 	FinalOrders(ctx context.Context, olderThan time.Time, limit int) ([]Order, error)
 	DeleteOrders(ctx context.Context, orders []Order) (int, error)
 	FinalBacklog(ctx context.Context, olderThan time.Time) (int64, error)
+	// Prune removes processed event ids and idempotency keys older than
+	// the retention says.
+	Prune(ctx context.Context, r Retention) (Pruned, error)
 	// RestoreOrders puts whole final orders back from history for a late
 	// outside event, leaving any already here; it says how many came back.
 	RestoreOrders(ctx context.Context, orders []Order) (int, error)

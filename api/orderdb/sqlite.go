@@ -31,6 +31,7 @@ var sqliteDialect = newDialect(dialect{
 	serial:       func(column string) string { return column + " INTEGER PRIMARY KEY AUTOINCREMENT" },
 	blob:         "BLOB",
 	columnExists: "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?",
+	indexExists:  "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name = ?",
 	// Every writing transaction is immediate (see sqliteParams): it holds
 	// the database's one write lock from BEGIN, so reads in it are locked.
 	forUpdate:  "",

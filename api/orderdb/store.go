@@ -40,6 +40,9 @@ type dialect struct {
 	// columnExists counts the columns named by its second argument in the
 	// table named by its first.
 	columnExists string
+	// indexExists counts the indexes named by its second argument on the
+	// table named by its first.
+	indexExists string
 	// forUpdate locks the rows a SELECT reads until the transaction ends
 	// ("" where the transaction already holds the database's write lock).
 	forUpdate string
