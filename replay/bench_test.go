@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/eventlog"
+	"github.com/shopstream/shopstream/internal/realserver"
 	pt "github.com/shopstream/shopstream/processors/processortest"
 	"github.com/shopstream/shopstream/replay"
 	"github.com/shopstream/shopstream/sinks/analytics"
@@ -96,8 +99,30 @@ var benchTargets = []benchTarget{
 
 var benchLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// benchStores are empty stores: on the real servers the environment names
+// (SHOPSTREAM_TEST_ELASTICSEARCH, _CLICKHOUSE, _CASSANDRA), each in a
+// scratch index, database or keyspace, else embedded.
+func benchStores(b *testing.B) stores {
+	cs := storeConfigs{
+		search:    config.SearchStore{Driver: "bleve", Index: "items"},
+		analytics: config.AnalyticsStore{Driver: "sqlite"},
+		history:   config.HistoryStore{Driver: "embedded"},
+	}
+	if url := os.Getenv(realserver.Elasticsearch); url != "" {
+		cs.search = config.SearchStore{Driver: "elasticsearch", URLs: []string{url}, Index: realserver.ScratchIndex(b, url)}
+	}
+	if addr := os.Getenv(realserver.ClickHouse); addr != "" {
+		cs.analytics = config.AnalyticsStore{Driver: "clickhouse", Addrs: []string{addr}, Database: realserver.ScratchClickHouse(b, addr), Username: "default"}
+	}
+	if addr := os.Getenv(realserver.Cassandra); addr != "" {
+		cs.history = config.HistoryStore{Driver: "cassandra", Hosts: []string{addr}, Keyspace: realserver.ScratchKeyspace(b, addr),
+			ReplicationFactor: 1, Consistency: "one"}
+	}
+	return openStoresOn(b, b.TempDir(), cs)
+}
+
 // BenchmarkReplayVsRaw replays benchRecords records into each target's
-// empty embedded store, against a raw franz-go read of the same range
+// empty store (embedded, or the real server the environment names), against a raw franz-go read of the same range
 // (direct assignment, the envelope JSON-decoded) in the same run, on the
 // embedded broker or the Kafka SHOPSTREAM_TEST_KAFKA names. It reports
 // both rates and replay/raw ("ratio"); and, to tell the reader's cost from
@@ -138,7 +163,7 @@ func BenchmarkReplayVsRaw(b *testing.B) {
 			for b.Loop() {
 				n, took := rawRead(b, kopts, plan)
 				raw += float64(n) / took.Seconds()
-				target, opts := bt.open(b, openStores(b, b.TempDir()), p)
+				target, opts := bt.open(b, benchStores(b), p)
 				sum, err := replay.Run(ctx, kopts, plan, target, append(opts, replay.MaxBatch(bt.batch), replay.Logger(benchLog))...)
 				if err != nil {
 					b.Fatal(err)
@@ -162,7 +187,7 @@ func BenchmarkReplayVsRaw(b *testing.B) {
 // the batches a replay hands it, and returns the rate.
 func storeAlone(b *testing.B, bt benchTarget, p *eventlog.Producer, deliveries []eventlog.Delivery) float64 {
 	ctx := context.Background()
-	target, _ := bt.open(b, openStores(b, b.TempDir()), p)
+	target, _ := bt.open(b, benchStores(b), p)
 	start := time.Now()
 	for i := 0; i < len(deliveries); i += bt.batch {
 		if err := target.Apply(ctx, deliveries[i:min(i+bt.batch, len(deliveries))]); err != nil {

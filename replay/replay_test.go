@@ -72,11 +72,28 @@ type stores struct {
 
 func openStores(t testing.TB, dir string) stores {
 	t.Helper()
+	return openStoresOn(t, dir, storeConfigs{
+		search:    config.SearchStore{Driver: "bleve", Index: "items"},
+		analytics: config.AnalyticsStore{Driver: "sqlite"},
+		history:   config.HistoryStore{Driver: "embedded"},
+	})
+}
+
+// storeConfigs name one store of each target.
+type storeConfigs struct {
+	search    config.SearchStore
+	analytics config.AnalyticsStore
+	history   config.HistoryStore
+}
+
+// openStoresOn opens and migrates the stores cs names.
+func openStoresOn(t testing.TB, dir string, cs storeConfigs) stores {
+	t.Helper()
 	ctx := context.Background()
 	s := stores{
-		search:    must(search.Open(ctx, config.SearchStore{Driver: "bleve", Index: "items"}, dir)).of(t),
-		analytics: must(analytics.Open(ctx, config.AnalyticsStore{Driver: "sqlite"}, dir)).of(t),
-		history:   must(history.Open(ctx, config.HistoryStore{Driver: "embedded"}, dir)).of(t),
+		search:    must(search.Open(ctx, cs.search, dir)).of(t),
+		analytics: must(analytics.Open(ctx, cs.analytics, dir)).of(t),
+		history:   must(history.Open(ctx, cs.history, dir)).of(t),
 	}
 	for _, st := range []interface {
 		Migrate(context.Context) error
