@@ -84,6 +84,11 @@ func (c Config) validate() []error {
 		}
 		positive("stores.history.replication_factor", s.History.ReplicationFactor > 0, s.History.ReplicationFactor)
 		oneOf("stores.history.consistency", s.History.Consistency, "one", "local_one", "quorum", "local_quorum", "all")
+		if c := s.History.Consistency; s.History.ReplicationFactor > 1 && (c == "one" || c == "local_one") {
+			// The merged orders view reads history right after the
+			// migrator wrote it: at one replica each, the read may miss it.
+			bad("stores.history.consistency", "%q with replication_factor %d lets a read miss an order the migrator just wrote (the orders view would skip it): use local_quorum, quorum or all", c, s.History.ReplicationFactor)
+		}
 	}
 	oneOf("stores.search.driver", s.Search.Driver, "bleve", "elasticsearch")
 	if s.Search.Driver == "elasticsearch" {
