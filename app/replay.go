@@ -149,18 +149,14 @@ func (r *Replayer) topicsOf(cfg config.Config) ([]string, error) {
 	if !ok || graph == nil {
 		return nil, fmt.Errorf("%w: no replay target %q; have %s", ErrReplayRequest, r.Target, strings.Join(ReplayTargets(), ", "))
 	}
-	state := filepath.Join(cfg.DataDir, "state")
-	g := graph(processors.NewRuntime(nil, state, cfg.Kafka.DialTimeout), cfg)
-	rb := &replay.Rebuild{Group: string(g.Group()),
-		// Where processors.Runtime keeps the processor's tables, and the
-		// views of its table, on this host.
-		Dirs: []string{filepath.Join(state, "processors", string(g.Group()))}}
+	rt := processors.NewRuntime(nil, filepath.Join(cfg.DataDir, "state"), cfg.Kafka.DialTimeout)
+	g := graph(rt, cfg)
+	rb := &replay.Rebuild{Group: string(g.Group()), Dirs: rt.TableDirs(g)}
 	for _, e := range g.InputStreams() {
 		rb.Inputs = append(rb.Inputs, e.Topic())
 	}
 	if t := g.GroupTable(); t != nil {
 		rb.Table = t.Topic()
-		rb.Dirs = append(rb.Dirs, filepath.Join(state, "views", t.Topic()))
 	}
 	r.Rebuild = rb
 	return rb.Inputs, nil

@@ -84,6 +84,25 @@ func (r *Runtime) topicManager() goka.TopicManagerBuilder {
 	return goka.TopicManagerBuilderWithTopicManagerConfig(tmc)
 }
 
+// processorDir and viewDir are where a group's tables and a view of a
+// table live under the state directory.
+func (r *Runtime) processorDir(g goka.Group) string {
+	return filepath.Join(r.stateDir, "processors", string(g))
+}
+
+func (r *Runtime) viewDir(table goka.Table) string { return filepath.Join(r.stateDir, "views", string(table)) }
+
+// TableDirs are the directories this runtime keeps g's local state in:
+// its processor's tables and the views of its group table. A rebuild
+// (shopstream replay) removes them.
+func (r *Runtime) TableDirs(g *goka.GroupGraph) []string {
+	dirs := []string{r.processorDir(g.Group())}
+	if t := g.GroupTable(); t != nil {
+		dirs = append(dirs, r.viewDir(goka.Table(t.Topic())))
+	}
+	return dirs
+}
+
 // NewProcessor builds a processor for g with shopstream's storage, hasher
 // and topic checks.
 func (r *Runtime) NewProcessor(g *goka.GroupGraph) (*goka.Processor, error) {
@@ -92,7 +111,7 @@ func (r *Runtime) NewProcessor(g *goka.GroupGraph) (*goka.Processor, error) {
 		table = t.Topic()
 	}
 	p, err := goka.NewProcessor(r.brokers, g,
-		goka.WithStorageBuilder(storageBuilder(filepath.Join(r.stateDir, "processors", string(g.Group())))),
+		goka.WithStorageBuilder(storageBuilder(r.processorDir(g.Group()))),
 		goka.WithTopicManagerBuilder(r.topicManager()),
 		goka.WithProducerBuilder(r.producerBuilder(table)),
 		goka.WithPartitionChannelSize(partitionBuffer),
@@ -125,7 +144,7 @@ func (r *Runtime) NewProcessor(g *goka.GroupGraph) (*goka.Processor, error) {
 // NewView builds a read-only view of a table, for the API's reads.
 func (r *Runtime) NewView(table goka.Table, codec goka.Codec) (*goka.View, error) {
 	v, err := goka.NewView(r.brokers, table, codec,
-		goka.WithViewStorageBuilder(storageBuilder(filepath.Join(r.stateDir, "views", string(table)))),
+		goka.WithViewStorageBuilder(storageBuilder(r.viewDir(table))),
 		goka.WithViewTopicManagerBuilder(r.topicManager()),
 		goka.WithViewHasher(KafkaHasher),
 		goka.WithViewLogger(gokaLogger{r.log.With("view", string(table))}),
