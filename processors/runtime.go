@@ -90,7 +90,9 @@ func (r *Runtime) processorDir(g goka.Group) string {
 	return filepath.Join(r.stateDir, "processors", string(g))
 }
 
-func (r *Runtime) viewDir(table goka.Table) string { return filepath.Join(r.stateDir, "views", string(table)) }
+func (r *Runtime) viewDir(table goka.Table) string {
+	return filepath.Join(r.stateDir, "views", string(table))
+}
 
 // TableDirs are the directories this runtime keeps g's local state in:
 // its processor's tables and the views of its group table. A rebuild
