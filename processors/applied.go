@@ -48,6 +48,9 @@ const (
 	Change
 	// Reemit: emit the output again, state untouched (see Again).
 	Reemit
+	// Refuse: keep the new state (the refusal recorded in it) and
+	// dead-letter the record with the reason.
+	Refuse
 )
 
 // Verdict is a rule's decision on one input record.
@@ -60,6 +63,9 @@ type Verdict struct {
 	// Key is the output's key when it is not the input's: a notification
 	// about an order is keyed by its user.
 	Key string
+	// Type is the output event's type, for an Output that carries several
+	// (its Type is then empty).
+	Type string
 }
 
 // Rejected refuses a record for the reason given.

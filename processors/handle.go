@@ -9,7 +9,8 @@ import (
 	"github.com/shopstream/shopstream/topics"
 )
 
-// Output is the stream a processor emits its changes to, and their type.
+// Output is the stream a processor emits its changes to, and their type
+// (empty when each Verdict names its own).
 type Output struct {
 	Topic goka.Stream
 	Type  string
@@ -64,6 +65,9 @@ func handle[S any](rt *Runtime, out Output, apply func(S, In, topics.Event) (S, 
 		switch v.Outcome {
 		case Reject:
 			rt.deadLetter(ctx, d.Raw, v.Reason)
+		case Refuse:
+			ctx.SetValue(next)
+			rt.deadLetter(ctx, d.Raw, v.Reason)
 		case Store:
 			ctx.SetValue(next)
 		case Change:
@@ -84,16 +88,20 @@ func positionOf(ctx goka.Context) Position {
 // builds the event itself: topics.New would draw a random id per record
 // only for it to be replaced.
 func emit(ctx goka.Context, out Output, in In, v Verdict) {
-	version, ok := topics.SchemaVersion(out.Type)
+	typ := out.Type
+	if v.Type != "" {
+		typ = v.Type
+	}
+	version, ok := topics.SchemaVersion(typ)
 	if !ok {
-		ctx.Fail(fmt.Errorf("processors: %s emits unknown event type %q", ctx.Group(), out.Type))
+		ctx.Fail(fmt.Errorf("processors: %s emits unknown event type %q", ctx.Group(), typ))
 	}
 	key := ctx.Key()
 	if v.Key != "" {
 		key = v.Key
 	}
 	ctx.Emit(out.Topic, key, topics.Event{
-		ID: OutputID(string(ctx.Group()), in.ID), Type: out.Type, Version: version,
+		ID: OutputID(string(ctx.Group()), in.ID), Type: typ, Version: version,
 		OccurredAt: in.At, Key: key, Data: v.Out,
 	})
 }

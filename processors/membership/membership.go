@@ -190,15 +190,6 @@ func (r Rules) trialDays() int {
 	return r.TrialDays
 }
 
-// Verdict is the rules' decision on one command: processors' verdict, the
-// type of the event a Change or Reemit emits (membership emits three), and
-// whether a Reject is a refusal the table records.
-type Verdict struct {
-	processors.Verdict
-	Type    string
-	Refused bool
-}
-
 // Apply decides one command on the user's membership (the zero Membership
 // if there is none). A command decided before is skipped, unless it is the
 // record whose output went out last, read again after a crash: its event,
@@ -207,16 +198,16 @@ type Verdict struct {
 // a negative spend, an unknown currency) is rejected and the table keeps
 // nothing of it. An illegal transition is refused: rejected, and recorded
 // as the last rejection with its id applied.
-func (r Rules) Apply(cur Membership, in processors.In, ev topics.Event) (Membership, Verdict) {
+func (r Rules) Apply(cur Membership, in processors.In, ev topics.Event) (Membership, processors.Verdict) {
 	if cur.Applied.Has(in.ID) {
 		return cur, again(cur, in)
 	}
 	userID, err := commandUser(ev)
 	if err != nil {
-		return cur, Verdict{Verdict: processors.Rejected("%v", err)}
+		return cur, processors.Rejected("%v", err)
 	}
 	if userID != in.Key {
-		return cur, Verdict{Verdict: processors.Rejected("record key %q is not the user_id %q: membership commands are keyed by user_id", in.Key, userID)}
+		return cur, processors.Rejected("record key %q is not the user_id %q: membership commands are keyed by user_id", in.Key, userID)
 	}
 
 	next, refusal := r.decide(cur, in.At, ev)
@@ -224,11 +215,15 @@ func (r Rules) Apply(cur Membership, in processors.In, ev topics.Event) (Members
 	next.Applied = cur.Applied.Add(in, true)
 	if refusal != "" {
 		next.Rejected = Rejection{EventID: in.ID, Type: ev.Type, Reason: refusal}
-		return next, Verdict{Verdict: processors.Rejected("%s", next.Rejected), Refused: true}
+		v := processors.Rejected("%s", next.Rejected)
+		v.Outcome = processors.Refuse
+		return next, v
 	}
 	next.Version = cur.Version + 1
 	typ, out := next.Output()
-	return next, Verdict{Verdict: processors.Changed(out), Type: typ}
+	v := processors.Changed(out)
+	v.Type = typ
+	return next, v
 }
 
 // decide applies a valid command at event time at, or says why the rules
@@ -296,15 +291,17 @@ func (m Membership) Refusal(typ string, at time.Time) string {
 // again is the verdict on a command decided before (see
 // processors.Again): the record whose output went out last emits it again,
 // its event or, if it was refused, its dead letter; any other is skipped.
-func again(cur Membership, in processors.In) Verdict {
+func again(cur Membership, in processors.In) processors.Verdict {
 	if in.Pos != cur.Applied.Emitted {
-		return Verdict{Verdict: processors.Verdict{Outcome: processors.Skip}}
+		return processors.Verdict{Outcome: processors.Skip}
 	}
 	if cur.Rejected.EventID == in.ID {
-		return Verdict{Verdict: processors.Rejected("%s", cur.Rejected)}
+		return processors.Rejected("%s", cur.Rejected)
 	}
 	typ, out := cur.Output()
-	return Verdict{Verdict: processors.Again(cur.Applied.Emitted, in, out), Type: typ}
+	v := processors.Again(cur.Applied.Emitted, in, out)
+	v.Type = typ
+	return v
 }
 
 // commandUser returns the user a membership command is for, or why it is

@@ -39,13 +39,13 @@ func cancel(at time.Time) cmd {
 
 // feed applies commands in order, each with its own id at the next
 // offset, and returns the membership and each verdict.
-func feed(t *testing.T, r membership.Rules, cmds ...cmd) (membership.Membership, []membership.Verdict) {
+func feed(t *testing.T, r membership.Rules, cmds ...cmd) (membership.Membership, []processors.Verdict) {
 	t.Helper()
 	var m membership.Membership
-	var vs []membership.Verdict
+	var vs []processors.Verdict
 	for i, c := range cmds {
 		ev, in := event(t, c, fmt.Sprintf("e-%d", i), int64(i))
-		var v membership.Verdict
+		var v processors.Verdict
 		m, v = r.Apply(m, in, ev)
 		vs = append(vs, v)
 	}
@@ -63,11 +63,11 @@ func event(t *testing.T, c cmd, id string, offset int64) (topics.Event, processo
 
 // outcome names a verdict: the event type emitted, "refused: <reason>" or
 // "rejected: <reason>".
-func outcome(v membership.Verdict) string {
+func outcome(v processors.Verdict) string {
 	switch {
 	case v.Outcome == processors.Change:
 		return v.Type
-	case v.Refused:
+	case v.Outcome == processors.Refuse:
 		return "refused: " + v.Reason
 	case v.Outcome == processors.Reject:
 		return "rejected: " + v.Reason
@@ -162,7 +162,7 @@ func TestTransitions(t *testing.T) {
 			}
 			refused := ""
 			for i, v := range vs {
-				if v.Refused {
+				if v.Outcome == processors.Refuse {
 					refused = fmt.Sprintf("e-%d", i)
 				}
 			}
@@ -211,11 +211,11 @@ func TestDuplicates(t *testing.T) {
 
 	ev2, in2 := event(t, t2, "e-1", 1)
 	m, v = r.Apply(m, in2, ev2)
-	if !v.Refused {
+	if v.Outcome != processors.Refuse {
 		t.Fatalf("second trial: %s", outcome(v))
 	}
-	if _, v := r.Apply(m, in2, ev2); v.Outcome != processors.Reject || v.Refused || v.Reason != m.Rejected.String() {
-		t.Errorf("the refused record read again: %s (refused %v), want its dead letter again without a change", outcome(v), v.Refused)
+	if _, v := r.Apply(m, in2, ev2); v.Outcome != processors.Reject || v.Reason != m.Rejected.String() {
+		t.Errorf("the refused record read again: %s, want its dead letter again without a change", outcome(v))
 	}
 	ev3, in3 := event(t, c1, "e-2", 2)
 	m, _ = r.Apply(m, in3, ev3)
@@ -254,8 +254,8 @@ func TestMalformedCommandsLeaveNoTrace(t *testing.T) {
 			t.Fatal(err)
 		}
 		next, v := r.Apply(m, processors.In{ID: ev.ID, Key: c.key, At: ev.OccurredAt, Pos: processors.Position{Topic: topics.MembershipCommands, Offset: 5}}, ev)
-		if v.Outcome != processors.Reject || v.Refused || v.Reason != c.want {
-			t.Errorf("%s: %s (refused %v), want rejected: %s", name, outcome(v), v.Refused, c.want)
+		if v.Outcome != processors.Reject || v.Reason != c.want {
+			t.Errorf("%s: %s, want rejected: %s", name, outcome(v), c.want)
 		}
 		if !reflect.DeepEqual(next, m) {
 			t.Errorf("%s: the table changed: %+v", name, next)
