@@ -269,7 +269,7 @@ func (fr *fileRun) run(ctx context.Context, p *eventlog.Producer, total int64, s
 	em := newEmitter(p, stop)
 	if fr.cfg.progress != nil {
 		pr := startProgress(fr.cfg.progress, filepath.Base(fr.path), total, true, fr.bytes.Load, em.acked)
-		defer pr.stop()
+		defer pr.Stop()
 	}
 
 	n := fr.cfg.workers

@@ -297,7 +297,7 @@ func GenerateTo(ctx context.Context, p *eventlog.Producer, o GenerateOptions, op
 	em := newEmitter(p, stop)
 	if cfg.progress != nil {
 		pr := startProgress(cfg.progress, "generate", o.Records(), false, em.acked, em.acked)
-		defer pr.stop()
+		defer pr.Stop()
 	}
 	for g := range seq {
 		if prodCtx.Err() != nil {

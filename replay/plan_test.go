@@ -132,13 +132,13 @@ func TestProgressLines(t *testing.T) {
 	for !strings.Contains(b.String(), "\n") {
 		time.Sleep(time.Millisecond)
 	}
-	p.stop()
+	p.Stop()
 	if out := b.String(); strings.Contains(out, "\r") || !strings.HasSuffix(out, "\n") {
 		t.Errorf("a log gets plain lines: %q", out)
 	}
 	b = syncBuffer{}
 	p = startProgress(&b, "replay", true, time.Hour, func() Snapshot { return Snapshot{Read: 2, Total: 2} })
-	p.stop()
+	p.Stop()
 	if out := b.String(); !strings.HasPrefix(out, "\r") || !strings.HasSuffix(out, "\x1b[K\n") {
 		t.Errorf("a terminal's line is redrawn in place and ended: %q", out)
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/shopstream/shopstream/internal/progress"
 )
 
 // Snapshot is a replay's progress at one moment, in offsets of its plan.
@@ -61,55 +63,11 @@ const (
 	DefaultEvery  = 10 * time.Second
 )
 
-// progress draws Snapshot lines on w until stopped.
-type progress struct {
-	w        io.Writer
-	label    string
-	terminal bool
-	every    time.Duration
-	snap     func() Snapshot
-	quit     chan struct{}
-	exited   chan struct{}
-}
-
-func startProgress(w io.Writer, label string, terminal bool, every time.Duration, snap func() Snapshot) *progress {
+// startProgress draws snap's line on w until stopped: in place on a
+// terminal, every `every` elsewhere.
+func startProgress(w io.Writer, label string, terminal bool, every time.Duration, snap func() Snapshot) *progress.Line {
 	if terminal {
 		every = terminalEvery
 	}
-	p := &progress{w: w, label: label, terminal: terminal, every: every, snap: snap, quit: make(chan struct{}), exited: make(chan struct{})}
-	go p.loop()
-	return p
-}
-
-func (p *progress) loop() {
-	defer close(p.exited)
-	t := time.NewTicker(p.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.quit:
-			return
-		case <-t.C:
-			p.draw(false)
-		}
-	}
-}
-
-func (p *progress) draw(last bool) {
-	line := p.snap().Line(p.label)
-	switch {
-	case p.terminal && last:
-		fmt.Fprint(p.w, "\r"+line+"\x1b[K\n")
-	case p.terminal:
-		fmt.Fprint(p.w, "\r"+line+"\x1b[K")
-	default:
-		fmt.Fprintln(p.w, line)
-	}
-}
-
-// stop draws the final state.
-func (p *progress) stop() {
-	close(p.quit)
-	<-p.exited
-	p.draw(true)
+	return progress.Start(w, terminal, every, func() string { return snap().Line(label) })
 }

@@ -137,7 +137,7 @@ func Run(ctx context.Context, kopts []kgo.Opt, plan Plan, target Target, opts ..
 		pr := startProgress(o.progress, o.label, o.terminal, o.every, func() Snapshot {
 			return Snapshot{Elapsed: time.Since(start), Read: read.Load(), Total: total}
 		})
-		defer pr.stop()
+		defer pr.Stop()
 	}
 	if plan.Offsets() > 0 {
 		chunks := make(chan chunk, 1)

@@ -15,6 +15,7 @@ import (
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/eventlog"
 	"github.com/shopstream/shopstream/ingest"
+	"github.com/shopstream/shopstream/internal/progress"
 	"github.com/shopstream/shopstream/ops"
 	"github.com/shopstream/shopstream/topics"
 )
@@ -257,5 +258,5 @@ func printSummary(w io.Writer, s ingest.Summary) {
 // belongs.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && ingest.IsTerminal(f)
+	return ok && progress.IsTerminal(f)
 }
