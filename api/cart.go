@@ -23,9 +23,9 @@ const (
 	CodeItemNotFound    = "item_not_found"
 	CodeNotInCart       = "not_in_cart"
 	CodeNotInWishlist   = "not_in_wishlist"
-	CodeQuantityOverCap = "quantity_over_cap"
-	CodeCartFull        = "cart_full"
-	CodeWishlistFull    = "wishlist_full"
+	CodeQuantityOverCap = cart.RefusedOverCap
+	CodeCartFull        = cart.RefusedCartFull
+	CodeWishlistFull    = cart.RefusedWishlistFull
 )
 
 // CartReader reads the cart processor's table (a goka view in production):
@@ -344,6 +344,12 @@ func (c *Carts) command(w http.ResponseWriter, r *http.Request, typ, user string
 		return
 	}
 	if cur, ok := c.awaitApplied(r.Context(), user, ev.ID); ok {
+		if r, refused := cur.Refused.Of(ev.ID); refused {
+			// The checks above passed on the cart as read; a command
+			// applied just before this one changed it.
+			rest.WriteError(w, c.log, rest.Errorf(http.StatusUnprocessableEntity, r.Code, "%s", r.Reason))
+			return
+		}
 		c.answer(w, http.StatusOK, render, cur)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -480,5 +481,36 @@ func TestCartRefusesBadInput(t *testing.T) {
 	})
 	if len(got) != 1 {
 		t.Errorf("commands produced: %+v, want the set only", got)
+	}
+}
+
+// Adds racing for one line each pass the edge's check on the cart as it
+// reads it; the processor refuses the ones the line can no longer take,
+// and the edge answers those 422 quantity_over_cap (read from the
+// refusal the cart records), never a 202 that would leave the shopper
+// guessing. The line ends at exactly the accepted adds.
+func TestRacingAddsGetTheProcessorsRefusal(t *testing.T) {
+	s := openShop(t)
+	const racers, each = 8, 3 // 24 units for a line capped at 10
+	answers := make([]cartAnswer, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			answers[i] = s.do(t, "POST", "/cart", fmt.Sprintf(`{"item_id":%q,"quantity":%d}`, s.lamp, each))
+		})
+	}
+	wg.Wait()
+	accepted := 0
+	for _, a := range answers {
+		switch {
+		case a.status == http.StatusOK:
+			accepted++
+		case a.status != http.StatusUnprocessableEntity || a.Error.Code != api.CodeQuantityOverCap:
+			t.Errorf("an add answered %d %+v", a.status, a.Error)
+		}
+	}
+	lamp, _ := s.ok(t, "GET", "/cart", "").line(s.lamp)
+	if accepted == 0 || lamp.Quantity != int64(accepted*each) || lamp.Quantity > cart.DefaultMaxPerLine {
+		t.Fatalf("%d adds accepted, the line holds %d (cap %d)", accepted, lamp.Quantity, cart.DefaultMaxPerLine)
 	}
 }

@@ -136,12 +136,13 @@ func (m *Memberships) command(typ string) http.HandlerFunc {
 			return
 		}
 		cur, ok = m.awaitDecided(r.Context(), user, ev.ID)
+		refusal, refused := cur.Refused.Of(ev.ID)
 		switch {
 		case !ok:
 			rest.JSON(w, http.StatusAccepted, pendingResponse{Status: "pending", EventID: ev.ID,
 				Message: "the command is accepted and will be decided shortly; GET the membership to see it"})
-		case cur.Rejected.EventID == ev.ID:
-			rest.WriteError(w, m.log, m.conflict(cur, user, cur.Rejected.Reason))
+		case refused:
+			rest.WriteError(w, m.log, m.conflict(cur, user, refusal.Reason))
 		default:
 			rest.JSON(w, http.StatusOK, m.status(cur, user))
 		}

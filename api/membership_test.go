@@ -318,7 +318,7 @@ func TestMembershipRoutes(t *testing.T) {
 		if !strings.HasPrefix(a.Error.Message, "a trial already started at ") || s.SpendCents != 15000 || s.OrderID != "o-1" || *s.Bucket != membership.BucketOver100 {
 			t.Errorf("the refusal's 409: %+v", a.Error)
 		}
-		if m, _, _ := c.table.Membership(u); m.Rejected.EventID == "" || !m.Applied.Has(m.Rejected.EventID) {
+		if m, _, _ := c.table.Membership(u); len(m.Refused) == 0 || !m.Applied.Has(m.Refused[len(m.Refused)-1].EventID) {
 			t.Errorf("the table's record of the refusal: %+v", m)
 		}
 	})

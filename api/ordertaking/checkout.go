@@ -42,7 +42,7 @@ const (
 	CodeNotCancelable       = "order_not_cancelable"
 	// CodeMembershipConflict: a prime_trial checkout by a user who already
 	// had a trial (the membership routes answer it for illegal transitions).
-	CodeMembershipConflict = "membership_conflict"
+	CodeMembershipConflict = membership.RefusedConflict
 )
 
 // Items reads the catalog (the catalog processor's view).

@@ -9,6 +9,7 @@
 package cart
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -93,6 +94,30 @@ type Cart struct {
 	// LastOrderID is the order the cart last became (cart.cleared by checkout).
 	LastOrderID string             `json:"last_order_id,omitempty"`
 	Applied     processors.Applied `json:"applied"`
+	// Refused are the last commands the rules refused, for the edge
+	// waiting on one: a well-formed command the cart cannot take as it
+	// stands when applied (over the per-line cap, too many lines), with
+	// one of the Refused* codes.
+	Refused processors.Refusals `json:"refused,omitempty"`
+}
+
+// The codes of the refusals, the REST edge's error codes for them too.
+const (
+	RefusedOverCap      = "quantity_over_cap"
+	RefusedCartFull     = "cart_full"
+	RefusedWishlistFull = "wishlist_full"
+)
+
+// refusal is a rule's refusal of a well-formed command: the cart records
+// it (Rejected) as it dead-letters the command. Any other error is a
+// malformed command, dead-lettered only.
+type refusal struct {
+	code string
+	error
+}
+
+func refusef(code, format string, args ...any) error {
+	return refusal{code, fmt.Errorf(format, args...)}
 }
 
 // Line returns the cart line of an item.
@@ -120,6 +145,11 @@ func (c Cart) Wished(itemID string) (Entry, bool) {
 // rejected with the reason.
 func (r Rules) Apply(cur Cart, in processors.In, ev topics.Event) (Cart, processors.Verdict) {
 	if cur.Applied.Has(in.ID) {
+		// The refused record read again after a crash: its dead letter
+		// again, under the same id.
+		if r, ok := cur.Refused.Of(in.ID); ok && cur.Applied.Emitted == in.Pos {
+			return cur, processors.Rejected("%s", r.Reason)
+		}
 		return cur, processors.Verdict{Outcome: processors.Skip}
 	}
 	var (
@@ -134,7 +164,17 @@ func (r Rules) Apply(cur Cart, in processors.In, ev topics.Event) (Cart, process
 	default:
 		err = fmt.Errorf("event type %q does not belong on %s", ev.Type, topics.CartCommands)
 	}
-	if err != nil {
+	var refused refusal
+	switch {
+	case errors.As(err, &refused):
+		next = cur
+		next.UserID = in.Key
+		next.Applied = cur.Applied.Add(in, true)
+		next.Refused = cur.Refused.Add(processors.Refusal{EventID: in.ID, Type: ev.Type, Code: refused.code, Reason: err.Error()})
+		v := processors.Rejected("%v", err)
+		v.Outcome = processors.Refuse
+		return next, v
+	case err != nil:
 		return cur, processors.Rejected("%v", err)
 	}
 	next.UserID = in.Key
@@ -193,7 +233,7 @@ func (r Rules) applyLine(cur Cart, in processors.In, typ string, l topics.CartLi
 			return next, nil // already wished: the first price stays
 		}
 		if len(cur.Wishlist) >= MaxLines {
-			return cur, fmt.Errorf("%s: the wishlist already holds the most items allowed, %d", typ, MaxLines)
+			return cur, refusef(RefusedWishlistFull, "%s: the wishlist already holds the most items allowed, %d", typ, MaxLines)
 		}
 		next.Wishlist = append(slices.Clip(cur.Wishlist), Entry{ItemID: l.ItemID, PriceCents: l.PriceCents, Currency: l.Currency, AddedAt: in.At})
 	case topics.TypeWishlistItemRemoved:
@@ -235,7 +275,7 @@ func (r Rules) add(cur Cart, in processors.In, typ string, l topics.CartLine) (C
 		return cur, err
 	}
 	if len(cur.Lines) >= MaxLines {
-		return cur, fmt.Errorf("%s: the cart already holds the most lines allowed, %d", typ, MaxLines)
+		return cur, refusef(RefusedCartFull, "%s: the cart already holds the most lines allowed, %d", typ, MaxLines)
 	}
 	next.Lines = append(slices.Clip(cur.Lines), Line{ItemID: l.ItemID, Quantity: l.Quantity, PriceCents: l.PriceCents, Currency: l.Currency, AddedAt: in.At})
 	return next, nil
@@ -257,7 +297,7 @@ func (r Rules) checkQuantity(typ string, inLine, quantity int64) error {
 	}
 	// Compared this way, a huge quantity cannot overflow the sum.
 	if quantity > r.MaxPerLine-inLine {
-		return fmt.Errorf("%s: %d more on a line of %d is over the cap of %d per line", typ, quantity, inLine, r.MaxPerLine)
+		return refusef(RefusedOverCap, "%s: %d more on a line of %d is over the cap of %d per line", typ, quantity, inLine, r.MaxPerLine)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package cart_test
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -58,17 +59,17 @@ func TestApply(t *testing.T) {
 		{name: "a duplicate is skipped", id: "e2", ev: cmd(topics.TypeCartItemAdded, line("tv", 1, 900)),
 			want: processors.Skip, version: 3, cart: "tv:3@1000 cable:1@50 |"},
 		{name: "an add over the cap is refused", id: "e4", ev: cmd(topics.TypeCartItemAdded, line("tv", 3, 1000)),
-			want: processors.Reject, version: 3, cart: "tv:3@1000 cable:1@50 |", reason: "3 more on a line of 3 is over the cap of 5 per line"},
+			want: processors.Refuse, version: 3, cart: "tv:3@1000 cable:1@50 |", reason: "3 more on a line of 3 is over the cap of 5 per line"},
 		{name: "an add up to the cap", id: "e5", ev: cmd(topics.TypeCartItemAdded, line("tv", 2, 1000)),
 			want: processors.Store, version: 4, cart: "tv:5@1000 cable:1@50 |"},
 		{name: "set quantity keeps the price", id: "e6", ev: cmd(topics.TypeCartItemQuantitySet, line("tv", 1, 700)),
 			want: processors.Store, version: 5, cart: "tv:1@1000 cable:1@50 |"},
 		{name: "set quantity over the cap", id: "e7", ev: cmd(topics.TypeCartItemQuantitySet, line("tv", 6, 0)),
-			want: processors.Reject, version: 5, cart: "tv:1@1000 cable:1@50 |", reason: "over the cap of 5"},
+			want: processors.Refuse, version: 5, cart: "tv:1@1000 cable:1@50 |", reason: "over the cap of 5"},
 		{name: "set quantity zero", id: "e8", ev: cmd(topics.TypeCartItemQuantitySet, line("tv", 0, 0)),
 			want: processors.Reject, version: 5, cart: "tv:1@1000 cable:1@50 |", reason: "quantity 0 is not at least 1"},
 		{name: "an add too large to sum", id: "e4b", ev: cmd(topics.TypeCartItemAdded, line("tv", math.MaxInt64, 1000)),
-			want: processors.Reject, version: 5, cart: "tv:1@1000 cable:1@50 |", reason: "over the cap of 5"},
+			want: processors.Refuse, version: 5, cart: "tv:1@1000 cable:1@50 |", reason: "over the cap of 5"},
 		{name: "add a negative quantity", id: "e9", ev: cmd(topics.TypeCartItemAdded, line("tv", -1, 1000)),
 			want: processors.Reject, version: 5, cart: "tv:1@1000 cable:1@50 |", reason: "quantity -1 is not at least 1"},
 		{name: "set on a line removed meanwhile records its id only", id: "e10", ev: cmd(topics.TypeCartItemQuantitySet, line("radio", 2, 0)),
@@ -86,7 +87,7 @@ func TestApply(t *testing.T) {
 		{name: "a move onto a line sums and keeps its price", id: "e16", ev: cmd(topics.TypeWishlistItemMovedToCart, line("tv", 2, 800)),
 			want: processors.Store, version: 12, cart: "tv:3@1000 lamp:1@280 | desk@9000"},
 		{name: "a move over the cap leaves the wishlist", id: "e17", ev: cmd(topics.TypeWishlistItemMovedToCart, line("desk", 9, 9000)),
-			want: processors.Reject, version: 12, cart: "tv:3@1000 lamp:1@280 | desk@9000", reason: "9 more on a line of 0 is over the cap"},
+			want: processors.Refuse, version: 12, cart: "tv:3@1000 lamp:1@280 | desk@9000", reason: "9 more on a line of 0 is over the cap"},
 		{name: "unwish", id: "e18", ev: cmd(topics.TypeWishlistItemRemoved, line("desk", 0, 0)),
 			want: processors.Store, version: 13, cart: "tv:3@1000 lamp:1@280 |"},
 		{name: "unwish what is not wished records its id only", id: "e19", ev: cmd(topics.TypeWishlistItemRemoved, line("desk", 0, 0)),
@@ -126,6 +127,13 @@ func TestApply(t *testing.T) {
 		}
 		if v.Outcome == processors.Store && (!next.Applied.Has(s.id) || !next.UpdatedAt.Equal(in.At) || next.UserID != "u-1") {
 			t.Fatalf("step %d (%s): applied %v, updated at %v, user %q", i, s.name, next.Applied.IDs, next.UpdatedAt, next.UserID)
+		}
+		// A refusal is recorded for the edge: applied, with its reason and
+		// code, the lines untouched; a malformed command leaves no trace.
+		r, refused := next.Refused.Of(s.id)
+		if v.Outcome == processors.Refuse && (!refused || !next.Applied.Has(s.id) || r.Code != cart.RefusedOverCap || r.Reason != v.Reason) ||
+			v.Outcome == processors.Reject && (refused || next.Applied.Has(s.id)) {
+			t.Fatalf("step %d (%s): %v recorded %+v, applied %v", i, s.name, v.Outcome, r, next.Applied.IDs)
 		}
 		if s.id == "e20" {
 			wishedAt = in.At
@@ -184,10 +192,10 @@ func TestCartAndWishlistHoldAtMostMaxLines(t *testing.T) {
 		}
 	}
 	in := processors.In{ID: "one-more", Key: "u-1"}
-	if _, v := cart.DefaultRules.Apply(c, in, cmd(topics.TypeCartItemAdded, line("new", 1, 1))); v.Outcome != processors.Reject || !strings.Contains(v.Reason, "most lines") {
+	if _, v := cart.DefaultRules.Apply(c, in, cmd(topics.TypeCartItemAdded, line("new", 1, 1))); v.Outcome != processors.Refuse || !strings.Contains(v.Reason, "most lines") {
 		t.Errorf("a line over MaxLines: %v %q", v.Outcome, v.Reason)
 	}
-	if _, v := cart.DefaultRules.Apply(c, in, cmd(topics.TypeWishlistItemAdded, line("new", 0, 1))); v.Outcome != processors.Reject || !strings.Contains(v.Reason, "most items") {
+	if _, v := cart.DefaultRules.Apply(c, in, cmd(topics.TypeWishlistItemAdded, line("new", 0, 1))); v.Outcome != processors.Refuse || !strings.Contains(v.Reason, "most items") {
 		t.Errorf("a wish over MaxLines: %v %q", v.Outcome, v.Reason)
 	}
 	// More of an item already in the cart is still fine.
@@ -202,5 +210,47 @@ func TestCartAndWishlistHoldAtMostMaxLines(t *testing.T) {
 	}
 	if _, ok := c.Line("new"); ok {
 		t.Error("a line of an item never added")
+	}
+}
+
+// A refused command read again after a crash (the record the table last
+// recorded, at the same position) dead-letters again under the same id;
+// read from anywhere else it is skipped.
+func TestRefusedCommandReadAgain(t *testing.T) {
+	rules := cart.Rules{MaxPerLine: 2}
+	pos := func(off int64) processors.Position {
+		return processors.Position{Topic: topics.CartCommands, Offset: off}
+	}
+	c, _ := rules.Apply(cart.Cart{}, processors.In{ID: "a", Key: "u-1", Pos: pos(0)}, cmd(topics.TypeCartItemAdded, line("tv", 2, 100)))
+	refusedIn := processors.In{ID: "b", Key: "u-1", Pos: pos(1)}
+	over := cmd(topics.TypeCartItemAdded, line("tv", 1, 100))
+	c, v := rules.Apply(c, refusedIn, over)
+	r, ok := c.Refused.Of("b")
+	if v.Outcome != processors.Refuse || !ok {
+		t.Fatalf("the add over the cap: %v, %+v", v.Outcome, c.Refused)
+	}
+	if again, v := rules.Apply(c, refusedIn, over); v.Outcome != processors.Reject || v.Reason != r.Reason || !reflect.DeepEqual(again, c) {
+		t.Errorf("read again: %v %q", v.Outcome, v.Reason)
+	}
+	if _, v := rules.Apply(c, processors.In{ID: "b", Key: "u-1", Pos: pos(7)}, over); v.Outcome != processors.Skip {
+		t.Errorf("a redelivery elsewhere: %v", v.Outcome)
+	}
+}
+
+// A cart remembers its last processors.MaxRefusals refusals, the newest kept.
+func TestRefusalsAreBounded(t *testing.T) {
+	rules := cart.Rules{MaxPerLine: 1}
+	c, _ := rules.Apply(cart.Cart{}, processors.In{ID: "first", Key: "u-1"}, cmd(topics.TypeCartItemAdded, line("tv", 1, 100)))
+	for i := range processors.MaxRefusals + 4 {
+		var v processors.Verdict
+		c, v = rules.Apply(c, processors.In{ID: fmt.Sprint("r", i), Key: "u-1"}, cmd(topics.TypeCartItemAdded, line("tv", 1, 100)))
+		if v.Outcome != processors.Refuse {
+			t.Fatalf("add %d: %v", i, v.Outcome)
+		}
+	}
+	_, oldest := c.Refused.Of("r0")
+	_, newest := c.Refused.Of(fmt.Sprint("r", processors.MaxRefusals+3))
+	if len(c.Refused) != processors.MaxRefusals || oldest || !newest {
+		t.Fatalf("%d refusals kept, the oldest %v, the newest %v", len(c.Refused), oldest, newest)
 	}
 }

@@ -42,7 +42,8 @@ func TestGraphOnTester(t *testing.T) {
 		t.Errorf("reason %q", reason)
 	}
 	c := tt.TableValue(cart.Table, "u-1").(cart.Cart)
-	if got := lines(c); c.Version != 3 || got != "tv:2@1999 lamp:1@1999 |" || len(c.Applied.IDs) != 3 {
+	// The refused add is applied (recorded with its reason), not changed.
+	if got := lines(c); c.Version != 3 || got != "tv:2@1999 lamp:1@1999 |" || len(c.Applied.IDs) != 4 || len(c.Refused) != 1 || c.Refused[0].Code != cart.RefusedOverCap {
 		t.Errorf("table value %+v (%s)", c, got)
 	}
 }

@@ -15,7 +15,7 @@
 // An illegal transition (a second trial, a convert without a trial or when
 // already a member, a cancel without a trial or twice) is refused: the
 // command is dead-lettered with the reason and the refusal is recorded in
-// the table (Membership.Rejected), so the REST edge, which waits for its
+// the table (Membership.Refused), so the REST edge, which waits for its
 // command to show in the table, answers 409 instead of waiting. The API
 // reads the table through a view (Table, Codec).
 package membership
@@ -44,6 +44,9 @@ type Codec = processors.JSON[Membership]
 
 // DefaultTrialDays is the length of a trial unless configured.
 const DefaultTrialDays = 30
+
+// RefusedConflict is the code of every refusal: an illegal transition.
+const RefusedConflict = "membership_conflict"
 
 // ThresholdCurrency is the currency of a trial without a purchase, whose
 // spend is 0; the buckets' threshold is cohort.ThresholdCents.
@@ -98,21 +101,11 @@ type Membership struct {
 	CanceledAt  time.Time `json:"canceled_at"`
 	// Version counts the applied changes (refusals excluded).
 	Version int64 `json:"version"`
-	// Rejected is the last command refused, for the edge waiting on it.
-	Rejected Rejection `json:"rejected"`
+	// Refused are the last commands refused, for the edge waiting on one.
+	Refused processors.Refusals `json:"refused,omitempty"`
 	// Applied holds the ids of the commands decided, refused ones too.
 	Applied processors.Applied `json:"applied"`
 }
-
-// Rejection is a command the rules refused.
-type Rejection struct {
-	EventID string `json:"event_id,omitempty"`
-	Type    string `json:"type,omitempty"`
-	Reason  string `json:"reason,omitempty"`
-}
-
-// String is the rejection as its dead letter gives it.
-func (r Rejection) String() string { return r.Type + " refused: " + r.Reason }
 
 // StateAt is the membership's state as of t: a trial whose end is not
 // after t has converted.
@@ -214,8 +207,9 @@ func (r Rules) Apply(cur Membership, in processors.In, ev topics.Event) (Members
 	next.UserID = in.Key
 	next.Applied = cur.Applied.Add(in, true)
 	if refusal != "" {
-		next.Rejected = Rejection{EventID: in.ID, Type: ev.Type, Reason: refusal}
-		v := processors.Rejected("%s", next.Rejected)
+		r := processors.Refusal{EventID: in.ID, Type: ev.Type, Code: RefusedConflict, Reason: refusal}
+		next.Refused = cur.Refused.Add(r)
+		v := processors.Rejected("%s", r)
 		v.Outcome = processors.Refuse
 		return next, v
 	}
@@ -295,8 +289,8 @@ func again(cur Membership, in processors.In) processors.Verdict {
 	if in.Pos != cur.Applied.Emitted {
 		return processors.Verdict{Outcome: processors.Skip}
 	}
-	if cur.Rejected.EventID == in.ID {
-		return processors.Rejected("%s", cur.Rejected)
+	if r, ok := cur.Refused.Of(in.ID); ok {
+		return processors.Rejected("%s", r)
 	}
 	typ, out := cur.Output()
 	v := processors.Again(cur.Applied.Emitted, in, out)

@@ -3,6 +3,7 @@ package membership_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -160,14 +161,21 @@ func TestTransitions(t *testing.T) {
 			if c.reason != "" && last.Out.(topics.MembershipChanged).Reason != c.reason {
 				t.Errorf("reason %q, want %q", last.Out.(topics.MembershipChanged).Reason, c.reason)
 			}
-			refused := ""
+			var refused []string
 			for i, v := range vs {
 				if v.Outcome == processors.Refuse {
-					refused = fmt.Sprintf("e-%d", i)
+					refused = append(refused, fmt.Sprintf("e-%d", i))
 				}
 			}
-			if m.Rejected.EventID != refused {
-				t.Errorf("last rejection %+v, want the last refused command's, %q", m.Rejected, refused)
+			var ids []string
+			for _, r := range m.Refused {
+				ids = append(ids, r.EventID)
+				if r.Code != membership.RefusedConflict || r.Reason == "" {
+					t.Errorf("refusal %+v", r)
+				}
+			}
+			if !slices.Equal(ids, refused) {
+				t.Errorf("refusals %v, want every refused command's, %v", ids, refused)
 			}
 		})
 	}
@@ -214,7 +222,7 @@ func TestDuplicates(t *testing.T) {
 	if v.Outcome != processors.Refuse {
 		t.Fatalf("second trial: %s", outcome(v))
 	}
-	if _, v := r.Apply(m, in2, ev2); v.Outcome != processors.Reject || v.Reason != m.Rejected.String() {
+	if _, v := r.Apply(m, in2, ev2); v.Outcome != processors.Reject || v.Reason != m.Refused[0].String() {
 		t.Errorf("the refused record read again: %s, want its dead letter again without a change", outcome(v))
 	}
 	ev3, in3 := event(t, c1, "e-2", 2)
