@@ -131,10 +131,19 @@ type CartLine struct {
 	Currency   string `json:"currency,omitempty"`
 }
 
-// CartCleared empties a user's cart, for example when its order is created.
+// CartCleared empties a user's cart, for example when its order is
+// created. With Lines (a checkout's) it takes out only those quantities:
+// what the shopper added after the checkout read the cart stays.
 type CartCleared struct {
-	UserID  string `json:"user_id"`
-	OrderID string `json:"order_id,omitempty"`
+	UserID  string        `json:"user_id"`
+	OrderID string        `json:"order_id,omitempty"`
+	Lines   []ClearedLine `json:"lines,omitempty"`
+}
+
+// ClearedLine is how many of an item a checkout took out of the cart.
+type ClearedLine struct {
+	ItemID   string `json:"item_id"`
+	Quantity int64  `json:"quantity"`
 }
 
 // OrderLine is one line of an order with its price snapshot.

@@ -105,8 +105,14 @@ func newCheckoutCall(ctx context.Context, req CheckoutRequest) (*checkoutCall, e
 	}
 	c := &checkoutCall{ctx: ctx, req: req, order: o, outbox: []outboxRow{created}, done: make(chan checkoutOutcome, 1)}
 	if req.FromCart {
+		// The lines the order took, not "all": the shopper may have added
+		// to the cart since the checkout read it.
+		took := make([]topics.ClearedLine, len(o.Lines))
+		for i, l := range o.Lines {
+			took[i] = topics.ClearedLine{ItemID: l.ItemID, Quantity: l.Quantity}
+		}
 		cleared, err := newOutboxRow(topics.CartCommands, topics.TypeCartCleared, o.UserID,
-			topics.CartCleared{UserID: o.UserID, OrderID: o.OrderID}, at)
+			topics.CartCleared{UserID: o.UserID, OrderID: o.OrderID, Lines: took}, at)
 		if err != nil {
 			return nil, fmt.Errorf("orderdb: checkout for user %s: %w", req.UserID, err)
 		}

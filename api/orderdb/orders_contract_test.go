@@ -87,7 +87,8 @@ func ordersContract(t *testing.T, fresh freshDB) {
 		}
 		cleared := decode(t, recs[1])
 		if recs[1].Topic != topics.CartCommands || recs[1].Key != "user-1" || cleared.Type != topics.TypeCartCleared ||
-			cleared.Data != (topics.CartCleared{UserID: "user-1", OrderID: o.OrderID}) {
+			!reflect.DeepEqual(cleared.Data, topics.CartCleared{UserID: "user-1", OrderID: o.OrderID,
+				Lines: []topics.ClearedLine{{ItemID: "item-a", Quantity: 1}, {ItemID: "item-b", Quantity: 2}}}) {
 			t.Fatalf("cart.cleared record %+v decodes to %+v", recs[1], cleared)
 		}
 

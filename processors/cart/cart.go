@@ -192,9 +192,25 @@ func clearCart(cur Cart, in processors.In, c topics.CartCleared) (Cart, error) {
 		return cur, fmt.Errorf("invalid %s: order_id %q is not an id", topics.TypeCartCleared, c.OrderID)
 	}
 	next := cur
-	next.Lines = nil
 	if c.OrderID != "" {
 		next.LastOrderID = c.OrderID
+	}
+	if len(c.Lines) == 0 {
+		next.Lines = nil
+		return next, nil
+	}
+	took := make(map[string]int64, len(c.Lines))
+	for _, l := range c.Lines {
+		if !ingest.IsID(l.ItemID) || l.Quantity < 1 {
+			return cur, fmt.Errorf("invalid %s: line %s x %d", topics.TypeCartCleared, l.ItemID, l.Quantity)
+		}
+		took[l.ItemID] += l.Quantity
+	}
+	next.Lines = nil
+	for _, l := range cur.Lines {
+		if l.Quantity -= took[l.ItemID]; l.Quantity > 0 {
+			next.Lines = append(next.Lines, l)
+		}
 	}
 	return next, nil
 }

@@ -254,3 +254,28 @@ func TestRefusalsAreBounded(t *testing.T) {
 		t.Fatalf("%d refusals kept, the oldest %v, the newest %v", len(c.Refused), oldest, newest)
 	}
 }
+
+// A checkout's clear takes out what its order took, item by item: a line
+// added, or grown, after the checkout read the cart keeps the rest. A
+// clear without lines (the shopper's own) empties the cart.
+func TestCheckoutClearTakesOutItsLines(t *testing.T) {
+	rules := cart.Rules{MaxPerLine: 10}
+	var c cart.Cart
+	for i, l := range []topics.CartLine{line("tv", 2, 100), line("mug", 1, 5), line("tv", 3, 100), line("lamp", 1, 30)} {
+		c, _ = rules.Apply(c, processors.In{ID: fmt.Sprint("add-", i), Key: "u-1"}, cmd(topics.TypeCartItemAdded, l))
+	}
+	// The order took 2 TVs and the mug; 3 TVs and the lamp came after.
+	clear := topics.CartCleared{UserID: "u-1", OrderID: "o-1", Lines: []topics.ClearedLine{{ItemID: "tv", Quantity: 2}, {ItemID: "mug", Quantity: 1}}}
+	c, v := rules.Apply(c, processors.In{ID: "clear", Key: "u-1"}, cmd(topics.TypeCartCleared, clear))
+	if v.Outcome != processors.Store || lines(c) != "tv:3@100 lamp:1@30 |" || c.LastOrderID != "o-1" {
+		t.Fatalf("after the checkout's clear: %v %q, last order %q", v.Outcome, lines(c), c.LastOrderID)
+	}
+	bad := topics.CartCleared{UserID: "u-1", Lines: []topics.ClearedLine{{ItemID: "tv", Quantity: 0}}}
+	if _, v := rules.Apply(c, processors.In{ID: "bad", Key: "u-1"}, cmd(topics.TypeCartCleared, bad)); v.Outcome != processors.Reject {
+		t.Errorf("a clear of zero units: %v", v.Outcome)
+	}
+	c, _ = rules.Apply(c, processors.In{ID: "all", Key: "u-1"}, cmd(topics.TypeCartCleared, topics.CartCleared{UserID: "u-1"}))
+	if lines(c) != "|" {
+		t.Errorf("after the shopper's clear: %q", lines(c))
+	}
+}
