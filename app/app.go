@@ -117,13 +117,16 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, stores ...S
 	if err != nil {
 		return a, err
 	}
-	created := 0
+	var created, widened int
 	for _, s := range statuses {
 		if s.Created {
 			created++
 		}
+		if s.Widened {
+			widened++
+		}
 	}
-	log.Info("topic catalog verified", "topics", len(statuses), "created", created)
+	log.Info("topic catalog verified", "topics", len(statuses), "created", created, "retention_raised", widened)
 
 	a.Health.Register("kafka", func() error {
 		return eventlog.Ping(context.Background(), a.Kafka, a.Brokers, 2*time.Second)

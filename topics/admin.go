@@ -38,7 +38,13 @@ func (e *IncompatibleError) Error() string {
 	for i, m := range e.Mismatches {
 		lines[i] = m.String()
 	}
-	return "topics: existing topics are incompatible with the catalog:\n  " + strings.Join(lines, "\n  ")
+	msg := "topics: existing topics are incompatible with the catalog:\n  " + strings.Join(lines, "\n  ")
+	for _, m := range e.Mismatches {
+		if m.Setting == "retention.ms" {
+			return msg + "\n(`shopstream topics create` raises a retention.ms shorter than the catalog's)"
+		}
+	}
+	return msg
 }
 
 // MissingError lists catalog topics that do not exist when verifying only.
@@ -52,12 +58,17 @@ func (e *MissingError) Error() string {
 type Status struct {
 	Topic   Topic
 	Created bool
+	// Widened: the topic existed with a shorter retention.ms than the
+	// catalog's, and Ensure raised it.
+	Widened bool
 }
 
 // Ensure makes the broker hold every catalog topic with its declared
 // settings. With create set it creates missing topics (an "already exists"
-// answer from a racing creator is fine); without it a missing topic is an
-// error. Existing topics are verified either way.
+// answer from a racing creator is fine) and raises a shorter retention.ms
+// to the catalog's (keeping more never loses a record); without it a
+// missing topic is an error. Existing topics are verified either way: any
+// other difference is an *IncompatibleError.
 func Ensure(ctx context.Context, cl *kgo.Client, cat []Topic, create bool) ([]Status, error) {
 	adm := kadm.NewClient(cl)
 	details, err := describe(ctx, cl, cat)
@@ -91,10 +102,65 @@ func Ensure(ctx context.Context, cl *kgo.Client, cat []Topic, create bool) ([]St
 	if err := awaitVisible(ctx, cl, cat); err != nil {
 		return nil, err
 	}
-	if err := Verify(ctx, cl, cat); err != nil {
+	err = Verify(ctx, cl, cat)
+	var inc *IncompatibleError
+	if create && errors.As(err, &inc) {
+		widened, werr := widenRetention(ctx, adm, cat, inc.Mismatches)
+		if werr != nil {
+			return nil, werr
+		}
+		for i := range statuses {
+			statuses[i].Widened = widened[statuses[i].Topic.Name]
+		}
+		if len(widened) > 0 {
+			err = Verify(ctx, cl, cat)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return statuses, nil
+}
+
+// widenRetention raises the retention.ms of the topics in mm whose
+// catalog retention keeps more than they do (-1 keeps all), and says which.
+func widenRetention(ctx context.Context, adm *kadm.Client, cat []Topic, mm []Mismatch) (map[string]bool, error) {
+	want := map[string]string{}
+	for _, t := range cat {
+		want[t.Name] = t.AllConfigs()["retention.ms"]
+	}
+	widened := map[string]bool{}
+	for _, m := range mm {
+		actual, err := strconv.Unquote(m.Actual)
+		if m.Setting != "retention.ms" || err != nil || !keepsMore(want[m.Topic], actual) {
+			continue
+		}
+		v := want[m.Topic]
+		res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &v}}, m.Topic)
+		if err == nil {
+			_, err = res.On(m.Topic, func(r *kadm.AlterConfigsResponse) error { return r.Err })
+		}
+		if err != nil {
+			return nil, fmt.Errorf("topics: raise retention.ms of %q from %s to %s: %w", m.Topic, actual, v, err)
+		}
+		widened[m.Topic] = true
+	}
+	return widened, nil
+}
+
+// keepsMore reports whether retention.ms want keeps records longer than
+// have; -1 is for ever, and an unset have is the broker's default, which
+// only a for-ever want is sure to exceed.
+func keepsMore(want, have string) bool {
+	w, err := strconv.ParseInt(want, 10, 64)
+	if err != nil {
+		return false
+	}
+	if w == -1 {
+		return have != "-1"
+	}
+	h, err := strconv.ParseInt(have, 10, 64)
+	return err == nil && h != -1 && w > h
 }
 
 // awaitVisible waits until the broker's metadata shows every catalog topic:

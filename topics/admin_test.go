@@ -97,3 +97,38 @@ func TestEnsureWithoutCreateNamesMissingTopics(t *testing.T) {
 		t.Errorf("missing list incomplete: %v", err)
 	}
 }
+
+// A topic that exists with a shorter retention than the catalog's is
+// raised by Ensure with create; a longer one is refused (Ensure never
+// shortens what a topic keeps).
+func TestEnsureRaisesAShorterRetentionOnly(t *testing.T) {
+	ctx := context.Background()
+	cl, adm := newAdmin(t)
+	cat := topics.Catalog(topics.Settings{Partitions: 3, Replication: 1})
+	week := kadm.StringPtr("604800000")
+	if _, err := adm.CreateTopic(ctx, 3, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("delete"), "retention.ms": week}, topics.OrderEvents); err != nil {
+		t.Fatal(err)
+	}
+	statuses, err := topics.Ensure(ctx, cl, cat, true)
+	if err != nil {
+		t.Fatalf("ensure with create: %v", err)
+	}
+	for _, s := range statuses {
+		if s.Widened != (s.Topic.Name == topics.OrderEvents) {
+			t.Errorf("%s: widened %v", s.Topic.Name, s.Widened)
+		}
+	}
+	if err := topics.Verify(ctx, cl, cat); err != nil {
+		t.Fatalf("after the raise: %v", err)
+	}
+
+	// A dead-letter topic keeping longer than its 30 days is left alone.
+	dlq := topics.DeadLetterTopic(topics.OrderEvents)
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("5184000000")}}, dlq); err != nil {
+		t.Fatal(err)
+	}
+	var inc *topics.IncompatibleError
+	if _, err := topics.Ensure(ctx, cl, cat, true); !errors.As(err, &inc) || !strings.Contains(err.Error(), dlq) {
+		t.Fatalf("a longer retention: got %v, want it refused", err)
+	}
+}

@@ -101,6 +101,13 @@ func Catalog(s Settings) []Topic {
 		t.Configs["retention.ms"] = strconv.FormatInt(30*24*3600*1000, 10)
 		return t
 	}
+	// The facts replays, backfills and reconcile read from the start are
+	// kept for ever: a cohort backfill or a history rebuild needs the
+	// whole record, not the broker's last week.
+	forever := func(t Topic) Topic {
+		t.Configs["retention.ms"] = "-1"
+		return t
+	}
 	cat := []Topic{
 		keyed(SupplierItems, Delete, "item_id",
 			"Supplier item upserts, as sent by suppliers over HTTP, files or a direct Kafka producer. Written by ingest and by external supplier producers.",
@@ -121,22 +128,22 @@ func Catalog(s Settings) []Topic {
 			"Cart and wishlist commands. Written by the REST edge.",
 			TypeCartItemAdded, TypeCartItemQuantitySet, TypeCartItemRemoved, TypeCartCleared,
 			TypeWishlistItemAdded, TypeWishlistItemRemoved, TypeWishlistItemMovedToCart),
-		keyed(OrderEvents, Delete, "order_id",
+		forever(keyed(OrderEvents, Delete, "order_id",
 			"Order lifecycle events. Written by the order-taking outbox relay.",
 			TypeOrderCreated, TypeOrderPlaced, TypeOrderCanceled, TypeOrderRefunded,
-			TypeOrderShipped, TypeOrderDelivered),
-		keyed(PaymentEvents, Delete, "order_id",
+			TypeOrderShipped, TypeOrderDelivered)),
+		forever(keyed(PaymentEvents, Delete, "order_id",
 			"Payment gateway outcomes. Written by the payment role.",
-			TypePaymentSucceeded, TypePaymentFailed, TypePaymentRefunded),
-		keyed(ShipmentEvents, Delete, "order_id",
+			TypePaymentSucceeded, TypePaymentFailed, TypePaymentRefunded)),
+		forever(keyed(ShipmentEvents, Delete, "order_id",
 			"Shipping progress. Written by the shipping role.",
-			TypeShipmentShipped, TypeShipmentDelivered),
-		keyed(MembershipCommands, Delete, "user_id",
+			TypeShipmentShipped, TypeShipmentDelivered)),
+		forever(keyed(MembershipCommands, Delete, "user_id",
 			"Prime membership commands: start a trial, convert, cancel. Written by the REST edge, and by the order-taking outbox relay for a trial started at checkout (prime_trial).",
-			TypeMembershipTrialRequested, TypeMembershipConvertRequested, TypeMembershipCancelRequested),
-		keyed(MembershipEvents, Delete, "user_id",
+			TypeMembershipTrialRequested, TypeMembershipConvertRequested, TypeMembershipCancelRequested)),
+		forever(keyed(MembershipEvents, Delete, "user_id",
 			"Prime membership changes. Written by the membership processor.",
-			TypeMembershipTrialStarted, TypeMembershipConverted, TypeMembershipCanceled),
+			TypeMembershipTrialStarted, TypeMembershipConverted, TypeMembershipCanceled)),
 		keyed(SearchQueries, Delete, "user_id (or the query when anonymous)",
 			"Every search and its clicks, for recommendations and analytics. Written by the search API.",
 			TypeSearchQueried),

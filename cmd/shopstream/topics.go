@@ -40,8 +40,11 @@ running all-in-one's embedded broker.`,
 		}
 		for _, s := range statuses {
 			state := "exists, verified"
-			if s.Created {
+			switch {
+			case s.Created:
 				state = "created"
+			case s.Widened:
+				state = "exists, retention raised to the catalog's, verified"
 			}
 			fmt.Fprintf(stdout, "%-22s %s\n", s.Topic.Name, state)
 		}
