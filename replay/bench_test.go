@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/eventlog"
 	"github.com/shopstream/shopstream/internal/realserver"
 	pt "github.com/shopstream/shopstream/processors/processortest"
@@ -103,20 +102,15 @@ var benchLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 // (SHOPSTREAM_TEST_ELASTICSEARCH, _CLICKHOUSE, _CASSANDRA), each in a
 // scratch index, database or keyspace, else embedded.
 func benchStores(b *testing.B) stores {
-	cs := storeConfigs{
-		search:    config.SearchStore{Driver: "bleve", Index: "items"},
-		analytics: config.AnalyticsStore{Driver: "sqlite"},
-		history:   config.HistoryStore{Driver: "embedded"},
-	}
+	cs := embeddedStores.fresh(b)
 	if url := os.Getenv(realserver.Elasticsearch); url != "" {
-		cs.search = config.SearchStore{Driver: "elasticsearch", URLs: []string{url}, Index: realserver.ScratchIndex(b, url)}
+		cs.search = scratchSearch(b, url)
 	}
 	if addr := os.Getenv(realserver.ClickHouse); addr != "" {
-		cs.analytics = config.AnalyticsStore{Driver: "clickhouse", Addrs: []string{addr}, Database: realserver.ScratchClickHouse(b, addr), Username: "default"}
+		cs.analytics = scratchAnalytics(b, addr)
 	}
 	if addr := os.Getenv(realserver.Cassandra); addr != "" {
-		cs.history = config.HistoryStore{Driver: "cassandra", Hosts: []string{addr}, Keyspace: realserver.ScratchKeyspace(b, addr),
-			ReplicationFactor: 1, Consistency: "one"}
+		cs.history = scratchHistory(b, addr)
 	}
 	return openStoresOn(b, b.TempDir(), cs)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/shopstream/shopstream/app"
 	"github.com/shopstream/shopstream/config"
 	"github.com/shopstream/shopstream/eventlog"
+	"github.com/shopstream/shopstream/internal/realserver"
 	"github.com/shopstream/shopstream/internal/testkafka"
 	"github.com/shopstream/shopstream/lifecycle"
 	pt "github.com/shopstream/shopstream/processors/processortest"
@@ -63,20 +64,11 @@ func eventually(t testing.TB, what string, ok func() bool) {
 	}
 }
 
-// stores are one of each target's embedded store, in one data directory.
+// stores are one store of each target.
 type stores struct {
 	search    search.Store
 	analytics analytics.Store
 	history   history.Store
-}
-
-func openStores(t testing.TB, dir string) stores {
-	t.Helper()
-	return openStoresOn(t, dir, storeConfigs{
-		search:    config.SearchStore{Driver: "bleve", Index: "items"},
-		analytics: config.AnalyticsStore{Driver: "sqlite"},
-		history:   config.HistoryStore{Driver: "embedded"},
-	})
 }
 
 // storeConfigs name one store of each target.
@@ -84,6 +76,57 @@ type storeConfigs struct {
 	search    config.SearchStore
 	analytics config.AnalyticsStore
 	history   config.HistoryStore
+}
+
+// storeKind names empty stores, a target at a time: embedded ones, empty
+// in a new data directory, or scratch ones on the real servers.
+type storeKind struct {
+	search    func(t testing.TB) config.SearchStore
+	analytics func(t testing.TB) config.AnalyticsStore
+	history   func(t testing.TB) config.HistoryStore
+}
+
+// fresh names an empty store of each target.
+func (k storeKind) fresh(t testing.TB) storeConfigs {
+	t.Helper()
+	return storeConfigs{search: k.search(t), analytics: k.analytics(t), history: k.history(t)}
+}
+
+var embeddedStores = storeKind{
+	search:    func(testing.TB) config.SearchStore { return config.SearchStore{Driver: "bleve", Index: "items"} },
+	analytics: func(testing.TB) config.AnalyticsStore { return config.AnalyticsStore{Driver: "sqlite"} },
+	history:   func(testing.TB) config.HistoryStore { return config.HistoryStore{Driver: "embedded"} },
+}
+
+// realStores are on the servers the environment names; without one of
+// them the test skips (fails under CI) before it names any store.
+func realStores(t testing.TB) storeKind {
+	t.Helper()
+	url := realserver.Addr(t, realserver.Elasticsearch)
+	clickhouse := realserver.Addr(t, realserver.ClickHouse)
+	cassandra := realserver.Addr(t, realserver.Cassandra)
+	return storeKind{
+		search:    func(t testing.TB) config.SearchStore { return scratchSearch(t, url) },
+		analytics: func(t testing.TB) config.AnalyticsStore { return scratchAnalytics(t, clickhouse) },
+		history:   func(t testing.TB) config.HistoryStore { return scratchHistory(t, cassandra) },
+	}
+}
+
+// scratchSearch is a new index on the Elasticsearch at url.
+func scratchSearch(t testing.TB, url string) config.SearchStore {
+	return config.SearchStore{Driver: "elasticsearch", URLs: []string{url}, Index: realserver.ScratchIndex(t, url)}
+}
+
+// scratchAnalytics is a new database on the ClickHouse at addr.
+func scratchAnalytics(t testing.TB, addr string) config.AnalyticsStore {
+	return config.AnalyticsStore{Driver: "clickhouse", Addrs: []string{addr}, Database: realserver.ScratchClickHouse(t, addr), Username: "default"}
+}
+
+// scratchHistory is a new keyspace on the Cassandra at addr, read and
+// written at one replica, its only one.
+func scratchHistory(t testing.TB, addr string) config.HistoryStore {
+	return config.HistoryStore{Driver: "cassandra", Hosts: []string{addr}, Keyspace: realserver.ScratchKeyspace(t, addr),
+		ReplicationFactor: 1, Consistency: "one"}
 }
 
 // openStoresOn opens and migrates the stores cs names.
@@ -182,13 +225,31 @@ type liveRun struct {
 // pipeline wrote through its own paths (the search and analytics sinks,
 // the order-taking database's outbox and the history migration); a replay
 // over the live stores changes nothing; a replay from a time skips what
-// came before; a dry run writes nothing.
+// came before; a dry run writes nothing. The stores are the embedded
+// ones; TestContractReplay runs the same on the real servers.
 func TestReplayGivesTheLiveRun(t *testing.T) {
 	if _, shared := testkafka.Real(); shared {
 		t.Skip("compares replays of whole topics with the live run, which the other records of a shared Kafka would make differ; runs on the embedded broker")
 	}
+	replayGivesTheLiveRun(t, embeddedStores)
+}
+
+// TestContractReplay is TestReplayGivesTheLiveRun on Elasticsearch,
+// ClickHouse and Cassandra, each live store and each replay's target in a
+// scratch index, database or keyspace of its own; its name puts
+// real-servers in make's real pass.
+func TestContractReplay(t *testing.T) {
+	t.Run("real-servers", func(t *testing.T) {
+		// The real pass names a shared Kafka too: the topics replayed
+		// whole must hold this run's records only.
+		t.Setenv(testkafka.EnvVar, "")
+		replayGivesTheLiveRun(t, realStores(t))
+	})
+}
+
+func replayGivesTheLiveRun(t *testing.T, kind storeKind) {
 	ctx := context.Background()
-	live := startLive(t)
+	live := startLive(t, kind)
 	want := live.stores.snapshot(t, live.items)
 	if len(want.listings) != 30 || len(want.orders) != 12 || len(want.cohorts) < 3 || want.counts[topics.TypeMembershipTrialStarted] != 40 {
 		t.Fatalf("the live run left %d listings, %d history orders, %d cohort weeks, counts %v", len(want.listings), len(want.orders), len(want.cohorts), want.counts)
@@ -198,10 +259,13 @@ func TestReplayGivesTheLiveRun(t *testing.T) {
 	cfg.Kafka.Embedded.Enabled = false
 	cfg.Kafka.Brokers = live.k.Brokers
 	cfg.HistoryMigration.After = 0 // as the live migration ran
-	run := func(t *testing.T, dir, target string, from replay.Position, topics ...string) replay.Summary {
+	// run replays target into the stores cs names (only the target's is
+	// opened), as the command does.
+	run := func(t *testing.T, dir string, cs storeConfigs, target string, from replay.Position, topics ...string) replay.Summary {
 		t.Helper()
 		cfg := cfg
 		cfg.DataDir = dir
+		cfg.Stores.Search, cfg.Stores.Analytics, cfg.Stores.History = cs.search, cs.analytics, cs.history
 		r, err := app.OpenReplay(ctx, cfg, quiet(), app.ReplayRequest{Target: target, Topics: topics})
 		if err != nil {
 			t.Fatal(err)
@@ -220,14 +284,14 @@ func TestReplayGivesTheLiveRun(t *testing.T) {
 	}
 
 	t.Run("into-empty-stores", func(t *testing.T) {
-		dir := t.TempDir()
+		dir, cs := t.TempDir(), kind.fresh(t)
 		for _, target := range []string{app.ReplaySearch, app.ReplayAnalytics, app.ReplayHistory} {
-			sum := run(t, dir, target, replay.Start())
+			sum := run(t, dir, cs, target, replay.Start())
 			if target == app.ReplaySearch && sum.Undecodable != 1 {
 				t.Errorf("search replay: %s, want the one garbage record undecodable", sum)
 			}
 		}
-		openStores(t, dir).snapshot(t, live.items).diff(t, want)
+		openStoresOn(t, dir, cs).snapshot(t, live.items).diff(t, want)
 	})
 
 	t.Run("over-the-live-stores", func(t *testing.T) {
@@ -250,12 +314,14 @@ func TestReplayGivesTheLiveRun(t *testing.T) {
 	})
 
 	t.Run("from-a-time", func(t *testing.T) {
-		dir := t.TempDir()
-		sum := run(t, dir, app.ReplayAnalytics, replay.Time(live.mid))
+		dir, cs := t.TempDir(), storeConfigs{analytics: kind.analytics(t)}
+		sum := run(t, dir, cs, app.ReplayAnalytics, replay.Time(live.mid))
 		if sum.Records != live.records {
 			t.Errorf("read %d records from the time, want the %d of the second half", sum.Records, live.records)
 		}
-		got := must(openStores(t, dir).analytics.EventCounts(ctx)).of(t)
+		a := must(analytics.Open(ctx, cs.analytics, dir)).of(t)
+		defer a.Close()
+		got := must(a.EventCounts(ctx)).of(t)
 		if !maps.Equal(got, live.after) {
 			t.Errorf("events replayed from the time: %v, want %v", got, live.after)
 		}
@@ -308,13 +374,14 @@ func TestReplayGivesTheLiveRun(t *testing.T) {
 }
 
 // startLive runs the live pipeline's write paths over events it writes,
-// until each store has them all, and stops the sinks.
-func startLive(t *testing.T) *liveRun {
+// into empty stores of kind, until each store has them all, and stops the
+// sinks.
+func startLive(t *testing.T, kind storeKind) *liveRun {
 	ctx := context.Background()
 	k := pt.StartKafka(t)
 	kopts, p := k.Producer(t, "replay-test")
 	dir := t.TempDir()
-	live := &liveRun{k: k, kopts: kopts, p: p, stores: openStores(t, dir)}
+	live := &liveRun{k: k, kopts: kopts, p: p, stores: openStoresOn(t, dir, kind.fresh(t))}
 	orderTypes := liveOrders(t, live, dir)
 	liveListings(t, live)
 	memberTypes := liveMemberships(t, live)
@@ -330,8 +397,9 @@ func startLive(t *testing.T) *liveRun {
 			}
 		}
 	}
+	analyticsGroup := testkafka.Unique("analytics-sink")
 	ss := must(search.NewSink(live.stores.search, kopts, testkafka.Unique("search-sink"), p, search.SinkLogger(quiet()))).of(t)
-	as := must(analytics.NewSink(live.stores.analytics, kopts, testkafka.Unique("analytics-sink"), p, analytics.SinkLogger(quiet()))).of(t)
+	as := must(analytics.NewSink(live.stores.analytics, kopts, analyticsGroup, p, analytics.SinkLogger(quiet()))).of(t)
 	stopSearch, stopAnalytics := runSink(ss.Run), runSink(as.Run)
 	defer stopSearch()
 	defer stopAnalytics()
@@ -349,7 +417,34 @@ func startLive(t *testing.T) *liveRun {
 		got, err := live.stores.analytics.EventCounts(ctx)
 		return err == nil && maps.Equal(got, want)
 	})
+	// On ClickHouse a batch's events and trials are two inserts at once:
+	// the events can all be there while the last trials are not, and
+	// stopping the sink then would cancel their insert. The sink commits a
+	// batch once both are in.
+	adm := kadm.NewClient(k.Client(t))
+	eventually(t, "the analytics sink committed every record", func() bool {
+		return committed(ctx, adm, analyticsGroup, topics.MembershipEvents, topics.OrderEvents)
+	})
 	return live
+}
+
+// committed reports whether group has committed the end of every
+// partition of the topics.
+func committed(ctx context.Context, adm *kadm.Client, group string, topicNames ...string) bool {
+	ends, err := adm.ListEndOffsets(ctx, topicNames...)
+	if err != nil {
+		return false
+	}
+	at, err := adm.FetchOffsetsForTopics(ctx, group, topicNames...)
+	if err != nil {
+		return false
+	}
+	all := true
+	ends.Each(func(end kadm.ListedOffset) {
+		o, ok := at.Lookup(end.Topic, end.Partition)
+		all = all && end.Err == nil && ok && o.Err == nil && o.At >= end.Offset
+	})
+	return all
 }
 
 // liveOrders takes orders in the order-taking database and moves them
