@@ -429,6 +429,40 @@ var (
 	keyColumns  = []string{"user_id", "idem_key", "request_hash", "order_id", "created_at"}
 )
 
+// orderRows are the values of whole orders' rows (orders, order_lines,
+// order_timeline), for one multi-row INSERT per table.
+type orderRows struct{ orders, lines, timeline []any }
+
+// add appends o's rows.
+func (r *orderRows) add(o *Order) {
+	r.orders = append(r.orders, o.OrderID, o.UserID, o.Status, o.TotalCents, o.Currency, o.PrimeTrial, o.PaymentID,
+		o.CreatedAt, o.UpdatedAt, o.ExpiresAt, o.Version)
+	for _, l := range o.Lines {
+		r.lines = append(r.lines, o.OrderID, l.ItemID, l.Quantity, l.PriceCents)
+	}
+	for i, t := range o.Timeline {
+		r.timeline = append(r.timeline, o.OrderID, i+1, t.Status, t.Reason, t.At)
+	}
+}
+
+// insert writes the rows in q.
+func (r *orderRows) insert(ctx context.Context, q querier) error {
+	for _, ins := range []struct {
+		table   string
+		columns []string
+		vals    []any
+	}{
+		{"orders", orderInsertColumns, r.orders},
+		{"order_lines", lineColumns, r.lines},
+		{"order_timeline", timelineColumns, r.timeline},
+	} {
+		if err := insertRows(ctx, q, ins.table, ins.columns, ins.vals); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // insertOrders writes the accepted calls' orders, lines, first
 // transitions, idempotency keys and outbox records, a few multi-row
 // INSERTs for the whole batch.
@@ -436,37 +470,22 @@ func insertOrders(ctx context.Context, q querier, calls []*checkoutCall) error {
 	if len(calls) == 0 {
 		return nil
 	}
-	orders := make([]any, 0, len(calls)*len(orderInsertColumns))
-	var lines, timeline, keys []any
+	var rows orderRows
+	var keys []any
 	var outbox []outboxRow
 	for _, c := range calls {
 		o := &c.order
-		orders = append(orders, o.OrderID, o.UserID, o.Status, o.TotalCents, o.Currency, o.PrimeTrial, o.PaymentID,
-			o.CreatedAt, o.UpdatedAt, o.ExpiresAt, o.Version)
-		for _, l := range o.Lines {
-			lines = append(lines, o.OrderID, l.ItemID, l.Quantity, l.PriceCents)
-		}
-		for i, t := range o.Timeline {
-			timeline = append(timeline, o.OrderID, i+1, t.Status, t.Reason, t.At)
-		}
+		rows.add(o)
 		if c.req.IdempotencyKey != "" {
 			keys = append(keys, o.UserID, c.req.IdempotencyKey, c.req.RequestHash, o.OrderID, o.CreatedAt)
 		}
 		outbox = append(outbox, c.outbox...)
 	}
-	for _, ins := range []struct {
-		table   string
-		columns []string
-		vals    []any
-	}{
-		{"orders", orderInsertColumns, orders},
-		{"order_lines", lineColumns, lines},
-		{"order_timeline", timelineColumns, timeline},
-		{"idempotency_keys", keyColumns, keys},
-	} {
-		if err := insertRows(ctx, q, ins.table, ins.columns, ins.vals); err != nil {
-			return err
-		}
+	if err := rows.insert(ctx, q); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, q, "idempotency_keys", keyColumns, keys); err != nil {
+		return err
 	}
 	return writeOutbox(ctx, q, outbox)
 }

@@ -182,30 +182,17 @@ func (s *sqlStore) RestoreOrders(ctx context.Context, orders []Order) (int, erro
 		for _, o := range here {
 			present[o.OrderID] = true
 		}
-		var rows, lines, timeline []any
+		var rows orderRows
 		n = 0
-		for _, o := range orders {
-			if present[o.OrderID] {
+		for i := range orders {
+			if present[orders[i].OrderID] {
 				continue
 			}
-			present[o.OrderID] = true
+			present[orders[i].OrderID] = true
 			n++
-			rows = append(rows, o.OrderID, o.UserID, o.Status, o.TotalCents, o.Currency, o.PrimeTrial, o.PaymentID,
-				o.CreatedAt, o.UpdatedAt, o.ExpiresAt, o.Version)
-			for _, l := range o.Lines {
-				lines = append(lines, o.OrderID, l.ItemID, l.Quantity, l.PriceCents)
-			}
-			for i, t := range o.Timeline {
-				timeline = append(timeline, o.OrderID, i+1, t.Status, t.Reason, t.At)
-			}
+			rows.add(&orders[i])
 		}
-		if err := insertRows(ctx, tx, "orders", orderInsertColumns, rows); err != nil {
-			return err
-		}
-		if err := insertRows(ctx, tx, "order_lines", lineColumns, lines); err != nil {
-			return err
-		}
-		return insertRows(ctx, tx, "order_timeline", timelineColumns, timeline)
+		return rows.insert(ctx, tx)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("orderdb: restore %d orders from history: %w", len(orders), err)
