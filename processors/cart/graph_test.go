@@ -48,26 +48,6 @@ func TestGraphOnTester(t *testing.T) {
 	}
 }
 
-func waitCart(t *testing.T, p *goka.Processor, user string, done func(cart.Cart) bool) cart.Cart {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last cart.Cart
-	for {
-		// goka's Get panics on a partition still being set up.
-		if p.Recovered() {
-			if v, err := p.Get(user); err == nil && v != nil {
-				if last = v.(cart.Cart); done(last) {
-					return last
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the cart never got there; last %+v", user, last)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func version(v int64) func(cart.Cart) bool { return func(c cart.Cart) bool { return c.Version == v } }
 
 // Over the Kafka protocol: commands produced twice, and again after a
@@ -96,7 +76,7 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 	k.Produce(t, records(e1, e2, e1, bad, e2)...)
 	rt := k.Runtime()
 	p, stop := pt.Run(t, rt, cart.Graph(group, rt))
-	if c := waitCart(t, p, user, version(2)); lines(c) != "tv:3@1999 |" {
+	if c := pt.WaitValue(t, p, user, version(2)); lines(c) != "tv:3@1999 |" {
 		t.Errorf("after duplicates: %s", lines(c))
 	}
 	dead := dlq.Wait(t, 1, 30*time.Second, pt.Keys(user))
@@ -112,7 +92,7 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 	k.Produce(t, records(e2, e3, e1)...)
 	rt = k.Runtime()
 	p, stop = pt.Run(t, rt, cart.Graph(group, rt))
-	if c := waitCart(t, p, user, version(3)); lines(c) != "tv:5@1999 |" {
+	if c := pt.WaitValue(t, p, user, version(3)); lines(c) != "tv:5@1999 |" {
 		t.Errorf("after restart: %s", lines(c))
 	}
 	stop()
@@ -120,7 +100,7 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 	rt = processors.NewRuntime(k.Brokers, t.TempDir(), 5*time.Second)
 	k.Produce(t, records(e3, e4)...)
 	p, _ = pt.Run(t, rt, cart.Graph(group, rt))
-	if c := waitCart(t, p, user, version(4)); lines(c) != "|" || c.LastOrderID != "o-1" || !c.Applied.Has(e1.ID) {
+	if c := pt.WaitValue(t, p, user, version(4)); lines(c) != "|" || c.LastOrderID != "o-1" || !c.Applied.Has(e1.ID) {
 		t.Errorf("recovered from the changelog: %+v", c)
 	}
 }

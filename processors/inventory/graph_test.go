@@ -43,22 +43,9 @@ func TestGraphOnTester(t *testing.T) {
 		t.Errorf("table value %+v", s)
 	}
 }
-
 func waitVersion(t *testing.T, p *goka.Processor, item string, version int64) inventory.Stock {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		// goka's Get panics on a partition still being set up.
-		if p.Recovered() {
-			if v, err := p.Get(item); err == nil && v != nil && v.(inventory.Stock).Version == version {
-				return v.(inventory.Stock)
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: table value never reached version %d", item, version)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return pt.WaitValue(t, p, item, func(s inventory.Stock) bool { return s.Version == version })
 }
 
 // The same stock event produced twice, and produced again after a restart

@@ -68,26 +68,6 @@ func TestGraphOnTester(t *testing.T) {
 	}
 }
 
-func waitMembership(t *testing.T, p *goka.Processor, user string, done func(membership.Membership) bool) membership.Membership {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last membership.Membership
-	for {
-		// goka's Get panics on a partition still being set up.
-		if p.Recovered() {
-			if v, err := p.Get(user); err == nil && v != nil {
-				if last = v.(membership.Membership); done(last) {
-					return last
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the membership never got there; last %+v", user, last)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // Over the Kafka protocol: commands produced twice, and again after a
 // restart of the processor and the broker, decide once and emit once; a
 // refusal is dead-lettered with its reason and recorded; a new instance
@@ -116,7 +96,7 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 	k.Produce(t, records(trialReq, trialReq, second, trialReq)...)
 	rt := k.Runtime()
 	p, stop := pt.Run(t, rt, membership.Graph(group, rt))
-	waitMembership(t, p, u, func(m membership.Membership) bool { return refusedOf(m, second.ID) })
+	pt.WaitValue(t, p, u, func(m membership.Membership) bool { return refusedOf(m, second.ID) })
 	if got := events.Wait(t, 1, 30*time.Second, outputs); len(got) != 1 || got[0].Type != topics.TypeMembershipTrialStarted {
 		t.Errorf("events after duplicates: %+v", got)
 	}
@@ -135,7 +115,7 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 	k.Produce(t, records(second, conv, trialReq, conv)...)
 	rt = k.Runtime()
 	p, stop = pt.Run(t, rt, membership.Graph(group, rt))
-	m := waitMembership(t, p, u, func(m membership.Membership) bool { return m.Version == 2 })
+	m := pt.WaitValue(t, p, u, func(m membership.Membership) bool { return m.Version == 2 })
 	if m.StateAt(start.AddDate(0, 0, 3)) != membership.Member || !m.ConvertedAt.Equal(conv.OccurredAt) {
 		t.Errorf("after restart: %+v", m)
 	}
@@ -145,7 +125,7 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 	rt = processors.NewRuntime(k.Brokers, t.TempDir(), 5*time.Second)
 	k.Produce(t, records(conv, canc, twice)...)
 	p, _ = pt.Run(t, rt, membership.Graph(group, rt))
-	m = waitMembership(t, p, u, func(m membership.Membership) bool { return refusedOf(m, twice.ID) })
+	m = pt.WaitValue(t, p, u, func(m membership.Membership) bool { return refusedOf(m, twice.ID) })
 	if m.Version != 3 || m.State != membership.Canceled || !m.Applied.Has(trialReq.ID) || !m.Applied.Has(second.ID) {
 		t.Errorf("recovered from the changelog: %+v", m)
 	}

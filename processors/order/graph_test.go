@@ -108,27 +108,6 @@ func TestGraphOnTester(t *testing.T) {
 	}
 }
 
-// waitFor returns key's table value once done is true of it.
-func waitFor[T any](t *testing.T, p *goka.Processor, key string, done func(T) bool) T {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last T
-	for {
-		// goka's Get panics on a partition still being set up.
-		if p.Recovered() {
-			if v, err := p.Get(key); err == nil && v != nil {
-				if last = v.(T); done(last) {
-					return last
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: table value never got there: %+v", key, last)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func records(t testing.TB, evs ...topics.Event) []*kgo.Record {
 	recs := make([]*kgo.Record, len(evs))
 	for i, ev := range evs {
@@ -187,8 +166,8 @@ func TestOrdersToInboxesExactlyOnce(t *testing.T) {
 	k.Produce(t, records(t, c1, p1, c1, c2, x2, p1, shipCanceled)...)
 	op, np, stop := run()
 	notifications.Wait(t, 4, 30*time.Second, mine)
-	waitFor(t, np, u1, func(in notification.Inbox) bool { return len(kinds(in, own)) == 4 })
-	if o := waitFor(t, op, o2, func(o order.Order) bool { return o.Version == 2 }); o.Status != lifecycle.Canceled || o.HoldsStock() {
+	pt.WaitValue(t, np, u1, func(in notification.Inbox) bool { return len(kinds(in, own)) == 4 })
+	if o := pt.WaitValue(t, op, o2, func(o order.Order) bool { return o.Version == 2 }); o.Status != lifecycle.Canceled || o.HoldsStock() {
 		t.Errorf("%s: %+v", o2, o)
 	}
 	if got := notifications.Quiet(300*time.Millisecond, mine); len(got) != 4 {
@@ -211,20 +190,20 @@ func TestOrdersToInboxesExactlyOnce(t *testing.T) {
 	dead = k.Tail(t, topics.DeadLetterTopic(topics.OrderEvents))
 	k.Produce(t, records(t, p1, s1, c2, r2, c3, x2)...)
 	op, np, _ = run()
-	in1 := waitFor(t, np, u1, func(in notification.Inbox) bool { return len(kinds(in, own)) == 6 })
+	in1 := pt.WaitValue(t, np, u1, func(in notification.Inbox) bool { return len(kinds(in, own)) == 6 })
 	if want := []string{"refunded", "shipped", "canceled", "created", "placed", "created"}; !slices.Equal(kinds(in1, own), want) {
 		t.Errorf("%s's inbox %v, want %v", u1, kinds(in1, own), want)
 	}
 	// u2 has exactly c3's notification of all this test's.
-	in2 := waitFor(t, np, u2, func(in notification.Inbox) bool { return len(kinds(in, own)) == 1 })
+	in2 := pt.WaitValue(t, np, u2, func(in notification.Inbox) bool { return len(kinds(in, own)) == 1 })
 	if got := kinds(in2, pt.Derive(og, c3.ID)); !slices.Equal(got, []string{"created"}) {
 		t.Errorf("%s's inbox %+v, want the creation of %s", u2, in2, o3)
 	}
-	if o := waitFor(t, op, o1, func(o order.Order) bool { return o.Version == 3 }); o.Status != lifecycle.Shipped || !o.HoldsStock() ||
+	if o := pt.WaitValue(t, op, o1, func(o order.Order) bool { return o.Version == 3 }); o.Status != lifecycle.Shipped || !o.HoldsStock() ||
 		o.UserID != u1 || len(o.Lines) != 2 || o.Timeline[2].EventID != s1.ID {
 		t.Errorf("%s: %+v", o1, o)
 	}
-	if o := waitFor(t, op, o2, func(o order.Order) bool { return o.Version == 3 }); o.Status != lifecycle.Refunded || o.HoldsStock() || o.Timeline[2].AmountCents != 1234 {
+	if o := pt.WaitValue(t, op, o2, func(o order.Order) bool { return o.Version == 3 }); o.Status != lifecycle.Refunded || o.HoldsStock() || o.Timeline[2].AmountCents != 1234 {
 		t.Errorf("%s: %+v", o2, o)
 	}
 	// Every notification went out once: the three new ones after the restart.
@@ -283,11 +262,11 @@ func TestRedeliveredEventResendsItsNotification(t *testing.T) {
 	// s1's notification follows the re-sent one on u1's partition, so once
 	// it is in the inbox the duplicate has been read, and skipped.
 	k.Produce(t, records(t, s1)...)
-	inbox := waitFor(t, np, u1, func(in notification.Inbox) bool { return slices.Contains(kinds(in, own), "shipped") })
+	inbox := pt.WaitValue(t, np, u1, func(in notification.Inbox) bool { return slices.Contains(kinds(in, own), "shipped") })
 	if want := []string{"shipped", "placed", "created"}; !slices.Equal(kinds(inbox, own), want) {
 		t.Errorf("inbox %v, want %v", kinds(inbox, own), want)
 	}
-	if o := waitFor(t, op, o1, func(o order.Order) bool { return o.Version == 3 }); len(o.Applied.IDs) != 3 {
+	if o := pt.WaitValue(t, op, o1, func(o order.Order) bool { return o.Version == 3 }); len(o.Applied.IDs) != 3 {
 		t.Errorf("order after redelivery %+v", o)
 	}
 	if got := notifications.Quiet(300*time.Millisecond, mine); len(got) != 4 {

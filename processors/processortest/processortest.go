@@ -240,3 +240,25 @@ func start(t testing.TB, group goka.Group, p processors.Runner) (stop func()) {
 	t.Cleanup(stop)
 	return stop
 }
+
+// WaitValue returns the processor's table value of key once done is true
+// of it, failing the test after 30 s with the last value read.
+func WaitValue[T any](t testing.TB, p *goka.Processor, key string, done func(T) bool) T {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last T
+	for {
+		// goka's Get panics on a partition still being set up.
+		if p.Recovered() {
+			if v, err := p.Get(key); err == nil && v != nil {
+				if last = v.(T); done(last) {
+					return last
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the table value never got there; last %+v", key, last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
