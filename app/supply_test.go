@@ -198,26 +198,11 @@ func TestSupplyEndToEnd(t *testing.T) {
 // returning "source: reason" for each.
 func deadLetters(t *testing.T, brokers []string, topic, marker string, n int) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	var out []string
-	deadline := time.Now().Add(20 * time.Second)
-	for len(out) < n && time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		cl.PollFetches(ctx).EachRecord(func(rec *kgo.Record) {
-			ev, err := topics.Decode(rec.Value)
-			if err != nil {
-				t.Fatalf("dead letter does not decode: %v", err)
-			}
-			d := ev.Data.(topics.DeadLetter)
-			if strings.Contains(string(d.Original), marker) || strings.Contains(string(rec.Key), marker) || strings.Contains(d.Source, marker) {
-				out = append(out, d.Source+": "+d.Reason)
-			}
-		})
-		cancel()
+	for _, d := range testkafka.DeadLetters(t, []kgo.Opt{kgo.SeedBrokers(brokers...)}, topic, n, func(key []byte, d topics.DeadLetter) bool {
+		return strings.Contains(string(d.Original), marker) || strings.Contains(string(key), marker) || strings.Contains(d.Source, marker)
+	}) {
+		out = append(out, d.Source+": "+d.Reason)
 	}
 	if len(out) < n {
 		t.Fatalf("found %d dead letters for %s, want %d: %v", len(out), marker, n, out)

@@ -156,7 +156,12 @@ func sinkContract(t *testing.T, fresh freshDB) {
 		if n := w.crashes.Load(); n >= 0 {
 			t.Errorf("%d crashes left: the sink wrote fewer batches than the test meant to redeliver", n+1)
 		}
-		reasons := deadLetterReasons(t, kopts, run, 3)
+		var reasons []string
+		for _, d := range testkafka.DeadLetters(t, kopts, topics.DeadLetterTopic(topics.MembershipEvents), 3, func(_ []byte, d topics.DeadLetter) bool {
+			return strings.Contains(string(d.Original), run)
+		}) {
+			reasons = append(reasons, d.Reason)
+		}
 		for _, want := range []string{"malformed event", "trial_ends_at 2026-01-05T00:00:00Z is not after the trial start",
 			`event type "order.placed" does not belong on membership.events`} {
 			if !slicesContainsSubstring(reasons, want) {
@@ -197,39 +202,6 @@ func topicOf(e Event) string {
 		return topics.OrderEvents
 	}
 	return topics.MembershipEvents
-}
-
-// deadLetterReasons reads membership.events.dlq from the start until it
-// has n dead letters whose original record mentions run, and returns their
-// reasons.
-func deadLetterReasons(t *testing.T, kopts []kgo.Opt, run string, n int) []string {
-	t.Helper()
-	cl, err := kgo.NewClient(append(kopts, kgo.ConsumeTopics(topics.DeadLetterTopic(topics.MembershipEvents)), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var reasons []string
-	seen := map[string]bool{}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(reasons) < n && time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		fetches := cl.PollFetches(ctx)
-		cancel()
-		fetches.EachRecord(func(r *kgo.Record) {
-			ev, err := topics.Decode(r.Value)
-			if err != nil {
-				t.Errorf("dead letter does not decode: %v", err)
-				return
-			}
-			// A redelivered batch dead-letters again under the same id.
-			if dl := ev.Data.(topics.DeadLetter); strings.Contains(string(dl.Original), run) && !seen[ev.ID] {
-				seen[ev.ID] = true
-				reasons = append(reasons, dl.Reason)
-			}
-		})
-	}
-	return reasons
 }
 
 func slicesContainsSubstring(ss []string, sub string) bool {

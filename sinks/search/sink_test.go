@@ -134,7 +134,12 @@ func runSinkContract(t *testing.T, b backend) {
 		// The garbage, the stock event and the version-0 listing are in
 		// the dead-letter topic with their reasons. The sink sends a
 		// rejected listing there after indexing the batch: it still runs.
-		reasons := deadLetterReasons(t, kopts, run)
+		var reasons []string
+		for _, d := range testkafka.DeadLetters(t, kopts, topics.DeadLetterTopic(topics.Listings), 3, func(_ []byte, d topics.DeadLetter) bool {
+			return bytes.Contains(d.Original, []byte(run))
+		}) {
+			reasons = append(reasons, d.Reason)
+		}
 		for _, want := range []string{"malformed event", `event type "supplier.stock.level" is not listing.changed`, "has version 0"} {
 			found := false
 			for _, r := range reasons {
@@ -174,36 +179,6 @@ func runSinkContract(t *testing.T, b backend) {
 		}
 		t.Logf("produce -> searchable: %v", lat)
 	})
-}
-
-// deadLetterReasons reads listings.dlq from the start and returns the
-// reasons of the dead letters whose original record mentions run.
-func deadLetterReasons(t *testing.T, kopts []kgo.Opt, run string) []string {
-	t.Helper()
-	cl, err := kgo.NewClient(append(kopts, kgo.ConsumeTopics(topics.DeadLetterTopic(topics.Listings)), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var reasons []string
-	deadline := time.Now().Add(20 * time.Second)
-	for len(reasons) < 3 && time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		fetches := cl.PollFetches(ctx)
-		cancel()
-		fetches.EachRecord(func(r *kgo.Record) {
-			ev, err := topics.Decode(r.Value)
-			if err != nil {
-				t.Errorf("dead letter does not decode: %v", err)
-				return
-			}
-			dl := ev.Data.(topics.DeadLetter)
-			if bytes.Contains(dl.Original, []byte(run)) {
-				reasons = append(reasons, dl.Reason)
-			}
-		})
-	}
-	return reasons
 }
 
 // waitFor polls cond until it holds, for up to 30 s, and returns how long
