@@ -213,16 +213,13 @@ func (c *Consumer) decode(ctx context.Context, recs []*kgo.Record) ([]Delivery, 
 		return nil, nil
 	}
 	if c.in != nil {
-		counted, n := "", 0
-		for i, r := range recs {
-			if r.Topic != counted && n > 0 {
-				c.in.WithLabelValues(c.role, counted).Add(float64(n))
-				n = 0
-			}
-			counted, n = r.Topic, n+1
-			if i == len(recs)-1 {
-				c.in.WithLabelValues(c.role, counted).Add(float64(n))
-			}
+		// One counter lookup per topic of the poll, not per record.
+		perTopic := map[string]int{}
+		for _, r := range recs {
+			perTopic[r.Topic]++
+		}
+		for topic, n := range perTopic {
+			c.in.WithLabelValues(c.role, topic).Add(float64(n))
 		}
 	}
 	batch := make([]Delivery, 0, len(recs))
