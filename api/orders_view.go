@@ -92,7 +92,6 @@ func (o *Orders) userOrdersPage(ctx context.Context, user, cursor string, limit 
 		if before, err = parseViewCursor(cursor); err != nil {
 			return nil, "", err
 		}
-		cursor = viewCursor(before)
 	}
 	// The database first: see the comment at the top.
 	live, liveNext, err := o.svc.Store().UserOrders(ctx, user, cursor, limit)
