@@ -31,7 +31,7 @@ func canonicalEnvelope(b []byte) (env Envelope, ok bool) {
 	p.lit(`{"id":`)
 	env.ID = p.str()
 	p.lit(`,"type":`)
-	env.Type = p.str()
+	env.Type = p.typeName()
 	p.lit(`,"version":`)
 	env.Version = p.intN()
 	p.lit(`,"occurred_at":`)
@@ -273,11 +273,28 @@ func (p *parser) str() string {
 	return string(s)
 }
 
+// typeName reads an event type: a registered one without a copy, any
+// other as str does.
+func (p *parser) typeName() string {
+	save := p.b
+	if s := p.quoted(); p.ok {
+		if info, ok := registry[string(s)]; ok {
+			return info.name
+		}
+	}
+	p.b, p.ok = save, true
+	return p.str()
+}
+
 // time reads a time as json.Unmarshal does, if it is written exactly as
 // json.Marshal writes it (RFC 3339 with the nanoseconds it has); other
-// forms, which encoding/json may read differently, fail.
+// forms, which encoding/json may read differently, fail. A UTC time, the
+// form every producer here writes, is read by hand (utcTime).
 func (p *parser) time() time.Time {
 	s := p.quoted()
+	if t, ok := utcTime(s); ok && p.ok {
+		return t
+	}
 	var t time.Time
 	if !p.ok || t.UnmarshalText(s) != nil {
 		p.ok = false
@@ -289,6 +306,49 @@ func (p *parser) time() time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// utcTime reads s if it is a UTC time as time.Time.MarshalText writes one,
+// 2006-01-02T15:04:05.999999999Z (no fraction when it is zero, no
+// trailing zeros), with every field in range; ok is false for anything
+// else.
+func utcTime(s []byte) (t time.Time, ok bool) {
+	if len(s) < 20 || len(s) == 21 || len(s) > 30 || s[len(s)-1] != 'Z' ||
+		s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(s[0:4]), num(s[5:7]), num(s[8:10])
+	hour, minute, sec := num(s[11:13]), num(s[14:16]), num(s[17:19])
+	nsec := 0
+	if frac := s[19 : len(s)-1]; len(frac) > 0 {
+		if frac[0] != '.' || frac[len(frac)-1] == '0' {
+			return time.Time{}, false
+		}
+		if nsec = num(frac[1:]); nsec < 0 {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			nsec *= 10
+		}
+	}
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day { // past the month's last day
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // int reads an integer in int64's range, as JSON writes one: an optional

@@ -280,3 +280,27 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// FuzzUTCTimeMatchesTimePackage: the hand-read UTC time accepts only what
+// time.Time.UnmarshalText reads and MarshalText writes back byte for byte,
+// and reads the same instant and location.
+func FuzzUTCTimeMatchesTimePackage(f *testing.F) {
+	for _, s := range []string{"2026-01-02T03:04:05Z", "2026-01-02T03:04:05.123456789Z", "2026-01-02T03:04:05.1Z",
+		"2026-01-02T03:04:05.100Z", "2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2026-13-01T00:00:00Z",
+		"2026-01-01T24:00:00Z", "2026-01-01T23:59:60Z", "0000-01-01T00:00:00Z", "2026-01-02T03:04:05.Z",
+		"2026-01-02T03:04:05+02:00", "2026-01-02T03:04:05.0000000001Z", "2026-04-31T00:00:00Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := utcTime([]byte(s))
+		var want time.Time
+		canonical := want.UnmarshalText([]byte(s)) == nil && want.Location() == time.UTC
+		if canonical {
+			back, err := want.MarshalText()
+			canonical = err == nil && string(back) == s
+		}
+		if ok != canonical || ok && !reflect.DeepEqual(got, want) {
+			t.Fatalf("utcTime(%q) = %v, %v; time package: %v, canonical UTC %v", s, got, ok, want, canonical)
+		}
+	})
+}

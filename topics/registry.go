@@ -7,6 +7,9 @@ import (
 )
 
 type typeInfo struct {
+	// name is the type's name, which decoding hands out instead of
+	// allocating a copy per record.
+	name    string
 	version int
 	decode  func(json.RawMessage) (any, error)
 	check   func(any) error
@@ -18,6 +21,7 @@ var registry = map[string]typeInfo{}
 func register[T any](version int, names ...string) {
 	for _, name := range names {
 		registry[name] = typeInfo{
+			name:    name,
 			version: version,
 			decode: func(raw json.RawMessage) (any, error) {
 				var v T
