@@ -66,17 +66,25 @@ func (t trial) version() uint32 {
 	return math.MaxUint32 - uint32(t.canceledAt.Unix())
 }
 
-// row is t's values in trialColumns order, in the Go types ClickHouse
-// takes (SQLite converts them).
-func (t trial) row() []any {
-	canceled, over := noCancel, uint8(0)
-	if !t.canceledAt.IsZero() {
-		canceled = t.canceledAt
+// trialTable is ts as trials rows (trialColumns), in the Go types
+// ClickHouse takes (SQLite converts them).
+func trialTable(ts []trial) table {
+	n := len(ts)
+	ids, users, currencies := make([]string, n), make([]string, n), make([]string, n)
+	weeks, started, ends, canceled := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	over, spend, versions := make([]uint8, n), make([]int64, n), make([]uint32, n)
+	for i, t := range ts {
+		ids[i], users[i], weeks[i], started[i], ends[i], spend[i], currencies[i], versions[i] =
+			t.eventID, t.userID, t.week, t.startedAt, t.endsAt, t.spendCents, t.currency, t.version()
+		canceled[i] = noCancel
+		if !t.canceledAt.IsZero() {
+			canceled[i] = t.canceledAt
+		}
+		if t.over {
+			over[i] = 1
+		}
 	}
-	if t.over {
-		over = 1
-	}
-	return []any{t.eventID, t.userID, t.week, over, t.startedAt, t.endsAt, t.spendCents, t.currency, canceled, t.version()}
+	return table{n: n, cols: []any{ids, users, weeks, over, started, ends, spend, currencies, canceled, versions}}
 }
 
 // resolve decides the trials rows a batch writes. batch holds the batch's
@@ -86,7 +94,7 @@ func (t trial) row() []any {
 // the stored ones). Each batch trial is written, with its first cancel; a
 // stored trial only when the batch brings an earlier first cancel.
 func resolve(batch, stored []trial, cancels map[string][]time.Time) []trial {
-	var out []trial
+	out := make([]trial, 0, len(batch))
 	written := make(map[string]bool, len(batch))
 	for _, t := range batch {
 		if written[t.eventID] {
