@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,15 +55,48 @@ type writer interface {
 // txWriter writes in a SQLite transaction.
 type txWriter struct{ tx *sql.Tx }
 
+// sqliteRowsPerInsert is how many rows one SQLite INSERT carries: one
+// statement per row spent most of a write in database/sql and the
+// driver's per-call work.
+const sqliteRowsPerInsert = 100
+
 func (w txWriter) insert(ctx context.Context, query string, t table) error {
-	if t.n == 0 {
-		return nil
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	args := make([]any, 0, sqliteRowsPerInsert*len(t.cols))
+	for from := 0; from < t.n; from += sqliteRowsPerInsert {
+		k := min(sqliteRowsPerInsert, t.n-from)
+		if stmt == nil || k < sqliteRowsPerInsert {
+			if stmt != nil {
+				stmt.Close()
+			}
+			var err error
+			if stmt, err = w.tx.PrepareContext(ctx, multiRow(query, k)); err != nil {
+				return err
+			}
+		}
+		args = args[:0]
+		for r := from; r < from+k; r++ {
+			args = append(args, t.row(r)...)
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
 	}
-	rows := make([][]any, t.n)
-	for r := range rows {
-		rows[r] = t.row(r)
-	}
-	return insert(ctx, w.tx, query, rows...)
+	return nil
+}
+
+// multiRow is query, an INSERT ... VALUES (?, ...) of one row, made to
+// insert k rows.
+func multiRow(query string, k int) string {
+	start := strings.Index(query, " VALUES (") + len(" VALUES ")
+	end := start + strings.IndexByte(query[start:], ')') + 1
+	group := query[start:end]
+	return query[:start] + group + strings.Repeat(", "+group, k-1) + query[end:]
 }
 
 func (w txWriter) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
