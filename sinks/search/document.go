@@ -3,6 +3,7 @@ package search
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,41 @@ func document(l topics.Listing) map[string]any {
 		d["attributes"] = attrs
 	}
 	return d
+}
+
+// appendDocument appends document(l) as JSON, written by hand: encoding
+// the map by reflection was half the client's CPU of a bulk index into
+// Elasticsearch. A test holds the two to the same JSON.
+func appendDocument(b []byte, l topics.Listing) []byte {
+	b = append(b, `{"item_id":`...)
+	b = topics.AppendJSONString(b, l.ItemID)
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{`,"version":`, l.Version}, {`,"catalog_version":`, l.CatalogVersion}, {`,"inventory_version":`, l.InventoryVersion},
+		{`,"price_cents":`, l.PriceCents}, {`,"on_hand":`, l.OnHand}} {
+		b = strconv.AppendInt(append(b, f.name...), f.v, 10)
+	}
+	b = strconv.AppendBool(append(b, `,"in_stock":`...), inStock(l))
+	b = strconv.AppendBool(append(b, `,"listed":`...), listed(l))
+	for _, f := range []struct{ name, v string }{{`,"supplier_id":`, l.SupplierID}, {`,"title":`, l.Title},
+		{`,"description":`, l.Description}, {`,"category":`, l.Category}, {`,"brand":`, l.Brand}, {`,"currency":`, l.Currency}} {
+		if f.v != "" {
+			b = topics.AppendJSONString(append(b, f.name...), f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		t    time.Time
+	}{{`,"created_at":"`, l.CreatedAt}, {`,"updated_at":"`, l.UpdatedAt}} {
+		if !f.t.IsZero() {
+			b = append(f.t.UTC().AppendFormat(append(b, f.name...), time.RFC3339Nano), '"')
+		}
+	}
+	if len(l.Attributes) > 0 {
+		b = topics.AppendJSONMap(append(b, `,"attributes":`...), l.Attributes, topics.AppendJSONString)
+	}
+	return append(b, '}')
 }
 
 // inStock: default searches show only these.
