@@ -48,13 +48,14 @@ func canonicalEnvelope(b []byte) (env Envelope, ok bool) {
 }
 
 // parsers read by hand the data of the event types whose Go type parseData
-// knows: the supplier feeds every processor reads, and the order and
-// membership events the analytics sink reads, where encoding/json's two
+// knows: the supplier feeds every processor reads, the listings the search
+// sink reads, and the order and membership events the analytics sink reads, where encoding/json's two
 // passes over data (validate, then reflect) were most of the CPU per
 // record. A test keeps the list in step with parseData and the registry.
 var parsers = map[string]func([]byte) (any, bool){
 	TypeSupplierItemUpserted:       parseAs[SupplierItemUpserted],
 	TypeSupplierStockLevel:         parseAs[SupplierStockLevel],
+	TypeListingChanged:             parseAs[Listing],
 	TypeOrderCreated:               parseAs[OrderCreated],
 	TypeOrderPlaced:                parseAs[OrderTransition],
 	TypeOrderCanceled:              parseAs[OrderTransition],
@@ -120,6 +121,43 @@ func parseData(data []byte, v any) bool {
 				v.Attributes[k] = p.str()
 			})
 		}
+	case *Listing:
+		p.lit(`{"item_id":`)
+		v.ItemID = p.str()
+		p.lit(`,"version":`)
+		v.Version = p.int()
+		p.lit(`,"catalog_version":`)
+		v.CatalogVersion = p.int()
+		p.lit(`,"inventory_version":`)
+		v.InventoryVersion = p.int()
+		for _, f := range []struct {
+			name string
+			v    *string
+		}{{`,"supplier_id":`, &v.SupplierID}, {`,"title":`, &v.Title}, {`,"description":`, &v.Description},
+			{`,"category":`, &v.Category}, {`,"brand":`, &v.Brand}} {
+			if p.opt(f.name) {
+				*f.v = p.str()
+			}
+		}
+		p.lit(`,"price_cents":`)
+		v.PriceCents = p.int()
+		if p.opt(`,"currency":`) {
+			v.Currency = p.str()
+		}
+		if p.opt(`,"attributes":{`) {
+			v.Attributes = map[string]string{}
+			p.each("}", func() {
+				k := p.str()
+				p.lit(":")
+				v.Attributes[k] = p.str()
+			})
+		}
+		p.lit(`,"on_hand":`)
+		v.OnHand = p.int()
+		p.lit(`,"created_at":`)
+		v.CreatedAt = p.time()
+		p.lit(`,"updated_at":`)
+		v.UpdatedAt = p.time()
 	case *OrderCreated:
 		p.lit(`{"order_id":`)
 		v.OrderID = p.str()
@@ -276,13 +314,16 @@ func (p *parser) str() string {
 // typeName reads an event type: a registered one without a copy, any
 // other as str does.
 func (p *parser) typeName() string {
+	if !p.ok {
+		return ""
+	}
 	save := p.b
 	if s := p.quoted(); p.ok {
 		if info, ok := registry[string(s)]; ok {
 			return info.name
 		}
 	}
-	p.b, p.ok = save, true
+	p.b, p.ok = save, true // read it again as any string
 	return p.str()
 }
 

@@ -18,6 +18,8 @@ func FuzzCanonicalMatchesGeneral(f *testing.F) {
 	f.Add([]byte(`{"id":"a","type":"t","version":01,"occurred_at":"2026-01-01T00:00:00+02:00","key":"k","data":{"x":1}}`))
 	f.Add([]byte(`{"id":"a","type":"t","version":1,"occurred_at":"2026-01-01T00:00:00+05:30","key":"k","data":{"x":1}}`))
 	f.Add([]byte(`{"id":"a","type":"t","version":1,"occurred_at":"2026-01-01T00:00:00.100Z","key":"k","data":{"x":1}}`))
+	// A failed read before the type must stay failed (found by this fuzzer).
+	f.Add([]byte(`"","version":0,"occurred_at":"0000-01-01T00:00:00Z","key":"","data":{}}`))
 	for _, ev := range handParsedEvents() {
 		f.Add(must(Encode(ev)))
 	}
@@ -99,6 +101,11 @@ func handParsedEvents() []Event {
 	add(TypeSupplierItemUpserted, "i-1", SupplierItemUpserted{SupplierID: "s-1", ItemID: "i-1", Title: "TV 55\u2033 Ünïcode 日本", Description: "big",
 		Category: "tv", Brand: "Sony", PriceCents: 99900, Currency: "USD", Attributes: map[string]string{"a": "1", "b": "é", "c": ""}})
 	add(TypeSupplierItemUpserted, "i-1", SupplierItemUpserted{ItemID: "i-1", Attributes: map[string]string{}})
+	add(TypeListingChanged, "i-1", Listing{ItemID: "i-1", Version: 7, CatalogVersion: 3, InventoryVersion: 4, SupplierID: "s-1",
+		Title: "TV 55\u2033 Ünïcode", Description: "big", Category: "tv", Brand: "Sony", PriceCents: 99900, Currency: "USD",
+		Attributes: map[string]string{"a": "1", "b": "é"}, OnHand: -2, CreatedAt: ends, UpdatedAt: ends.In(time.Local)})
+	add(TypeListingChanged, "i-2", Listing{ItemID: "i-2", Version: 1, InventoryVersion: 1, OnHand: 3})
+	add(TypeListingChanged, "i-3", Listing{ItemID: "i-3", Attributes: map[string]string{"only": "one"}, CreatedAt: ends, UpdatedAt: ends})
 	add(TypeOrderCreated, order, OrderCreated{OrderID: order, UserID: user, Lines: lines, TotalCents: 9998, Currency: "USD", ExpiresAt: ends, PrimeTrial: true})
 	add(TypeOrderCreated, order, OrderCreated{OrderID: order, UserID: user, Lines: lines[:1], TotalCents: -1, Currency: "JPY",
 		ExpiresAt: time.Date(2026, 2, 1, 3, 4, 5, 999_999_999, time.FixedZone("IST", 5*3600+1800))})
