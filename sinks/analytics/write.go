@@ -67,6 +67,15 @@ func (w txWriter) insert(ctx context.Context, query string, t table) error {
 			stmt.Close()
 		}
 	}()
+	// Rows in the order of the first column, the key (event_id), so that
+	// SQLite's b-tree inserts walk its pages forward instead of at random.
+	order := make([]int, t.n)
+	for i := range order {
+		order[i] = i
+	}
+	if key, ok := t.cols[0].([]string); ok {
+		slices.SortFunc(order, func(a, b int) int { return strings.Compare(key[a], key[b]) })
+	}
 	args := make([]any, 0, sqliteRowsPerInsert*len(t.cols))
 	for from := 0; from < t.n; from += sqliteRowsPerInsert {
 		k := min(sqliteRowsPerInsert, t.n-from)
@@ -80,7 +89,7 @@ func (w txWriter) insert(ctx context.Context, query string, t table) error {
 			}
 		}
 		args = args[:0]
-		for r := from; r < from+k; r++ {
+		for _, r := range order[from : from+k] {
 			args = append(args, t.row(r)...)
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
