@@ -296,12 +296,14 @@ func (e *elastic) bulk(ctx context.Context, listings []topics.Listing, sent []in
 		return IndexStats{}, err
 	}
 	var res struct {
-		Items []map[string]struct {
-			Status int `json:"status"`
-			Error  struct {
-				Type   string `json:"type"`
-				Reason string `json:"reason"`
-			} `json:"error"`
+		Items []struct {
+			Index struct {
+				Status int `json:"status"`
+				Error  struct {
+					Type   string `json:"type"`
+					Reason string `json:"reason"`
+				} `json:"error"`
+			} `json:"index"`
 		} `json:"items"`
 	}
 	if err := json.Unmarshal(answer, &res); err != nil {
@@ -312,7 +314,7 @@ func (e *elastic) bulk(ctx context.Context, listings []topics.Listing, sent []in
 	}
 	var retry []error
 	for j, item := range res.Items {
-		r, l := item["index"], listings[sent[j]]
+		r, l := item.Index, listings[sent[j]]
 		switch {
 		case r.Status < 300:
 			st.Indexed++
