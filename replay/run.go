@@ -2,11 +2,9 @@ package replay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -104,11 +102,6 @@ func (s Summary) String() string {
 		s.Records, s.Applied, s.Undecodable, s.Took.Round(time.Millisecond), rate)
 }
 
-// cursor is the reader's place in one span.
-type cursor struct {
-	end, next int64
-}
-
 // chunk is one poll's records, decoded, on their way to the target.
 type chunk struct {
 	batch    []eventlog.Delivery
@@ -181,83 +174,38 @@ func Run(ctx context.Context, kopts []kgo.Opt, plan Plan, target Target, opts ..
 	return sum, nil
 }
 
-// read polls the plan's spans until each is read to its end, sending each
-// poll's records decoded to out.
+// read reads the plan's spans to their ends (eventlog.ReadSpans), sending
+// each poll's records decoded to out.
 func (o options) read(ctx context.Context, kopts []kgo.Opt, plan Plan, out chan<- chunk) error {
-	cursors := map[string]map[int32]*cursor{}
-	assign := map[string]map[int32]kgo.Offset{}
-	left := 0
-	for _, s := range plan.Spans {
-		if s.Offsets() == 0 {
-			continue
-		}
-		if cursors[s.Topic] == nil {
-			cursors[s.Topic], assign[s.Topic] = map[int32]*cursor{}, map[int32]kgo.Offset{}
-		}
-		cursors[s.Topic][s.Partition] = &cursor{end: s.End, next: s.Start}
-		assign[s.Topic][s.Partition] = kgo.NewOffset().At(s.Start)
-		left++
+	spans := make([]eventlog.Span, len(plan.Spans))
+	for i, s := range plan.Spans {
+		spans[i] = eventlog.Span{Topic: s.Topic, Partition: s.Partition, Start: s.Start, End: s.End}
 	}
-	cl, err := kgo.NewClient(append(slices.Clip(kopts),
-		kgo.ConsumePartitions(assign),
-		// A start that retention has since deleted reads from the oldest
-		// record left.
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Transaction markers take offsets too: seeing them is how a span
-		// that ends on one is known to be done.
-		kgo.KeepControlRecords(),
-	)...)
-	if err != nil {
-		return fmt.Errorf("replay: kafka client: %w", err)
+	warn := func(topic string, p int32, err error) error {
+		o.log.Warn("replay fetch failed; retrying", "topic", topic, "partition", p, "err", err)
+		return nil
 	}
-	defer cl.Close()
-	for left > 0 {
-		fetches := cl.PollRecords(ctx, o.maxBatch)
-		if err := ctx.Err(); err != nil {
-			return err
+	err := eventlog.ReadSpans(ctx, kopts, spans, o.maxBatch, warn, func(poll eventlog.SpanPoll) error {
+		if poll.Passed == 0 {
+			return nil
 		}
-		if fetches.IsClientClosed() {
-			return errors.New("replay: kafka client closed")
-		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			o.log.Warn("replay fetch failed; retrying", "topic", topic, "partition", p, "err", err)
-		})
-		var c chunk
-		done := map[string][]int32{}
-		fetches.EachRecord(func(r *kgo.Record) {
-			cur := cursors[r.Topic][r.Partition]
-			if cur == nil || cur.next >= cur.end || r.Offset < cur.next {
-				return
-			}
-			if r.Offset >= cur.end { // the span's last offsets are gone (compaction)
-				c.passed += cur.end - cur.next
-				cur.next = cur.end
+		c := chunk{records: int64(len(poll.Records)), passed: poll.Passed}
+		for _, r := range poll.Records {
+			if ev, err := topics.Decode(r.Value); err != nil {
+				c.rejected = append(c.rejected, eventlog.Rejected{Record: r, Reason: err.Error()})
 			} else {
-				c.passed += r.Offset + 1 - cur.next
-				cur.next = r.Offset + 1
-				if !r.Attrs.IsControl() {
-					c.records++
-					if ev, err := topics.Decode(r.Value); err != nil {
-						c.rejected = append(c.rejected, eventlog.Rejected{Record: r, Reason: err.Error()})
-					} else {
-						c.batch = append(c.batch, eventlog.Delivery{Event: ev, Record: r})
-					}
-				}
+				c.batch = append(c.batch, eventlog.Delivery{Event: ev, Record: r})
 			}
-			if cur.next >= cur.end {
-				done[r.Topic] = append(done[r.Topic], r.Partition)
-				left--
-			}
-		})
-		if len(done) > 0 {
-			cl.RemoveConsumePartitions(done)
 		}
 		select {
 		case out <- c:
+			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
 	}
 	return nil
 }
