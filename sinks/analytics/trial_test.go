@@ -50,7 +50,7 @@ func TestVersionGrowsAsTheCancelComesEarlier(t *testing.T) {
 	if !(none.version() == 0 && late.version() > none.version() && early.version() > late.version()) {
 		t.Errorf("versions: none %d, late cancel %d, early cancel %d", none.version(), late.version(), early.version())
 	}
-	if row := trialTable([]trial{early, none}).row(1); row[8] != noCancel || row[9] != uint32(0) {
+	if row := trialTable([]trial{early, none}).appendRow(nil, 1); row[8] != noCancel || row[9] != uint32(0) {
 		t.Errorf("a trial without a cancel is stored as canceled_at %v, version %v", row[8], row[9])
 	}
 }

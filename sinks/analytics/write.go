@@ -90,7 +90,7 @@ func (w txWriter) insert(ctx context.Context, query string, t table) error {
 		}
 		args = args[:0]
 		for _, r := range order[from : from+k] {
-			args = append(args, t.row(r)...)
+			args = t.appendRow(args, r)
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
@@ -173,26 +173,25 @@ type table struct {
 	cols []any
 }
 
-// row is the r-th row's values, for an INSERT of one row.
-func (t table) row(r int) []any {
-	out := make([]any, len(t.cols))
-	for i, col := range t.cols {
+// appendRow appends the r-th row's values to args.
+func (t table) appendRow(args []any, r int) []any {
+	for _, col := range t.cols {
 		switch c := col.(type) {
 		case []string:
-			out[i] = c[r]
+			args = append(args, c[r])
 		case []int64:
-			out[i] = c[r]
+			args = append(args, c[r])
 		case []uint8:
-			out[i] = c[r]
+			args = append(args, c[r])
 		case []uint32:
-			out[i] = c[r]
+			args = append(args, c[r])
 		case []time.Time:
-			out[i] = c[r]
+			args = append(args, c[r])
 		default:
 			panic(fmt.Sprintf("analytics: table column of %T", col))
 		}
 	}
-	return out
+	return args
 }
 
 // eventCols are the columns of an events table, kept between batches
