@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
@@ -119,8 +120,13 @@ func NewSink(store Writer, kopts []kgo.Opt, group string, deadLetters *eventlog.
 	s, o := newSink(store, deadLetters, opts)
 	// The broker holds each fetch until it has the bytes or the delay
 	// passed: batching with a bounded delay, with nothing buffered past the
-	// offsets the consumer commits.
-	kopts = append(append([]kgo.Opt(nil), kopts...), kgo.FetchMinBytes(o.bytes), kgo.FetchMaxWait(o.delay))
+	// offsets the consumer commits. Kafka counts a partition's bytes toward
+	// the minimum only up to its per-partition limit (1 MiB by default), so
+	// that limit is raised to the minimum: else a backlog on a few
+	// partitions could never make 16 MiB and every fetch would wait out
+	// the delay.
+	kopts = append(append([]kgo.Opt(nil), kopts...), kgo.FetchMinBytes(o.bytes), kgo.FetchMaxWait(o.delay),
+		kgo.FetchMaxPartitionBytes(o.bytes), kgo.FetchMaxBytes(int32(min(2*int64(o.bytes), math.MaxInt32))))
 	// The next batch is fetched and decoded while this one is written: the
 	// store is idempotent by event id, so a batch written twice during a
 	// rebalance changes nothing (eventlog.Prefetch).
