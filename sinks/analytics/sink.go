@@ -174,7 +174,7 @@ func (s *Sink) Run(ctx context.Context) error { return s.consumer.Run(ctx) }
 // consumer retries: the store's idempotence makes the retry harmless.
 func (s *Sink) handle(ctx context.Context, batch []eventlog.Delivery) error {
 	events := slices.Grow(s.events[:0], len(batch))
-	defer func() { s.events = events[:0] }()
+	defer func() { clear(events); s.events = events[:0] }()
 	for _, d := range batch {
 		if !s.types[d.Record.Topic][d.Event.Type] {
 			if err := s.deadLetter(ctx, d.Record, fmt.Sprintf("event type %q does not belong on %s", d.Event.Type, d.Record.Topic)); err != nil {
