@@ -101,26 +101,15 @@ func parseData(data []byte, v any) bool {
 		v.ItemID = p.str()
 		p.lit(`,"title":`)
 		v.Title = p.str()
-		if p.opt(`,"description":`) {
-			v.Description = p.str()
-		}
+		v.Description = p.optStr(`,"description":`)
 		p.lit(`,"category":`)
 		v.Category = p.str()
-		if p.opt(`,"brand":`) {
-			v.Brand = p.str()
-		}
+		v.Brand = p.optStr(`,"brand":`)
 		p.lit(`,"price_cents":`)
 		v.PriceCents = p.int()
 		p.lit(`,"currency":`)
 		v.Currency = p.str()
-		if p.opt(`,"attributes":{`) {
-			v.Attributes = map[string]string{}
-			p.each("}", func() {
-				k := p.str()
-				p.lit(":")
-				v.Attributes[k] = p.str()
-			})
-		}
+		v.Attributes = p.optStrMap(`,"attributes":`)
 	case *Listing:
 		p.lit(`{"item_id":`)
 		v.ItemID = p.str()
@@ -130,28 +119,15 @@ func parseData(data []byte, v any) bool {
 		v.CatalogVersion = p.int()
 		p.lit(`,"inventory_version":`)
 		v.InventoryVersion = p.int()
-		for _, f := range []struct {
-			name string
-			v    *string
-		}{{`,"supplier_id":`, &v.SupplierID}, {`,"title":`, &v.Title}, {`,"description":`, &v.Description},
-			{`,"category":`, &v.Category}, {`,"brand":`, &v.Brand}} {
-			if p.opt(f.name) {
-				*f.v = p.str()
-			}
-		}
+		v.SupplierID = p.optStr(`,"supplier_id":`)
+		v.Title = p.optStr(`,"title":`)
+		v.Description = p.optStr(`,"description":`)
+		v.Category = p.optStr(`,"category":`)
+		v.Brand = p.optStr(`,"brand":`)
 		p.lit(`,"price_cents":`)
 		v.PriceCents = p.int()
-		if p.opt(`,"currency":`) {
-			v.Currency = p.str()
-		}
-		if p.opt(`,"attributes":{`) {
-			v.Attributes = map[string]string{}
-			p.each("}", func() {
-				k := p.str()
-				p.lit(":")
-				v.Attributes[k] = p.str()
-			})
-		}
+		v.Currency = p.optStr(`,"currency":`)
+		v.Attributes = p.optStrMap(`,"attributes":`)
 		p.lit(`,"on_hand":`)
 		v.OnHand = p.int()
 		p.lit(`,"created_at":`)
@@ -190,16 +166,12 @@ func parseData(data []byte, v any) bool {
 		v.OrderID = p.str()
 		p.lit(`,"user_id":`)
 		v.UserID = p.str()
-		if p.opt(`,"reason":`) {
-			v.Reason = p.str()
-		}
+		v.Reason = p.optStr(`,"reason":`)
 		v.Restocked = p.opt(`,"restocked":true`)
 		if p.opt(`,"amount_cents":`) {
 			v.AmountCents = p.int()
 		}
-		if p.opt(`,"currency":`) {
-			v.Currency = p.str()
-		}
+		v.Currency = p.optStr(`,"currency":`)
 	case *MembershipTrialStarted:
 		p.lit(`{"user_id":`)
 		v.UserID = p.str()
@@ -209,9 +181,7 @@ func parseData(data []byte, v any) bool {
 		v.SpendCents = p.int()
 		p.lit(`,"currency":`)
 		v.Currency = p.str()
-		if p.opt(`,"order_id":`) {
-			v.OrderID = p.str()
-		}
+		v.OrderID = p.optStr(`,"order_id":`)
 		p.lit(`,"trial_period_days":`)
 		v.TrialPeriodDays = p.intN()
 	case *MembershipTrialRequested:
@@ -221,15 +191,11 @@ func parseData(data []byte, v any) bool {
 		v.SpendCents = p.int()
 		p.lit(`,"currency":`)
 		v.Currency = p.str()
-		if p.opt(`,"order_id":`) {
-			v.OrderID = p.str()
-		}
+		v.OrderID = p.optStr(`,"order_id":`)
 	case *MembershipChanged:
 		p.lit(`{"user_id":`)
 		v.UserID = p.str()
-		if p.opt(`,"reason":`) {
-			v.Reason = p.str()
-		}
+		v.Reason = p.optStr(`,"reason":`)
 	default:
 		return false
 	}
@@ -269,6 +235,30 @@ func (p *parser) each(end string, item func()) {
 		}
 		item()
 	}
+}
+
+// optStr reads the field name and its string if it comes next (an
+// omitempty string), else returns "".
+func (p *parser) optStr(name string) string {
+	if !p.opt(name) {
+		return ""
+	}
+	return p.str()
+}
+
+// optStrMap reads the field name and its object of strings if it comes
+// next (an omitempty map), else returns nil.
+func (p *parser) optStrMap(name string) map[string]string {
+	if !p.opt(name + "{") {
+		return nil
+	}
+	m := map[string]string{}
+	p.each("}", func() {
+		k := p.str()
+		p.lit(":")
+		m[k] = p.str()
+	})
+	return m
 }
 
 // quoted reads a string without escapes and returns its raw bytes.
