@@ -46,7 +46,7 @@ func Reconcile(ctx context.Context, store orderdb.Store, hist history.Store, rt 
 		}
 		names := []string{topics.OrderEvents}
 		if o.analytics != nil {
-			names = reconcile.AnalyticsTopics
+			names = analytics.Inputs
 		}
 		r, err := reconcile.NewReader(kopts, names...)
 		if err != nil {
@@ -193,7 +193,7 @@ func userOf(ev topics.Event) string {
 func analyticsKeeps() func(topic string, ev topics.Event) bool {
 	cat := topics.Catalog(topics.Settings{Partitions: 1, Replication: 1})
 	carries := map[[2]string]bool{}
-	for _, name := range reconcile.AnalyticsTopics {
+	for _, name := range analytics.Inputs {
 		t, _ := topics.Lookup(cat, name)
 		for _, typ := range t.Types {
 			carries[[2]string{name, typ}] = true

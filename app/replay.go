@@ -140,7 +140,7 @@ func (r *Replayer) topicsOf(cfg config.Config) ([]string, error) {
 	case ReplaySearch:
 		return []string{topics.Listings}, nil
 	case ReplayAnalytics:
-		return []string{topics.MembershipEvents, topics.OrderEvents}, nil
+		return analytics.Inputs, nil
 	case ReplayHistory:
 		return replay.HistoryTopics, nil
 	}

@@ -9,10 +9,6 @@ import (
 	"github.com/shopstream/shopstream/topics"
 )
 
-// AnalyticsTopics are the topics the analytics sink reads
-// (sinks/analytics), whose events its store counts.
-var AnalyticsTopics = []string{topics.MembershipEvents, topics.OrderEvents}
-
 // Events is what the event topics hold, each event counted once by its id:
 // a redelivered or republished event is the same event, and every
 // consumer keeps it once.

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/shopstream/shopstream/lifecycle"
+	"github.com/shopstream/shopstream/sinks/analytics"
 	"github.com/shopstream/shopstream/topics"
 )
 
@@ -94,7 +95,7 @@ func Compare(db DB, stream Stream) []Difference {
 		if ev.OrderEvents != nil && !ev.trimmed(topics.OrderEvents) {
 			compareCounts(&diffs, stored, ev.OrderEvents)
 		}
-		if db.Analytics != nil && ev.Analytics != nil && !ev.trimmed(AnalyticsTopics...) {
+		if db.Analytics != nil && ev.Analytics != nil && !ev.trimmed(analytics.Inputs...) {
 			compareAnalytics(&diffs, db.Analytics, ev.Analytics)
 		}
 	}

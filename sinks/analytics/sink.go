@@ -107,8 +107,8 @@ func ConsumerOptions(opts ...eventlog.ConsumerOption) SinkOption {
 	return func(o *sinkOptions) { o.consumer = append(o.consumer, opts...) }
 }
 
-// inputs are the topics the sink consumes.
-var inputs = []string{topics.MembershipEvents, topics.OrderEvents}
+// Inputs are the topics the sink consumes.
+var Inputs = []string{topics.MembershipEvents, topics.OrderEvents}
 
 // NewSink joins group on membership.events and order.events with a client built from kopts
 // (eventlog.ClientOpts). Records that do not decode, events of a type their
@@ -131,7 +131,7 @@ func NewSink(store Writer, kopts []kgo.Opt, group string, deadLetters *eventlog.
 	// store is idempotent by event id, so a batch written twice during a
 	// rebalance changes nothing (eventlog.Prefetch).
 	copts := append([]eventlog.ConsumerOption{eventlog.ConsumerRole(o.role), eventlog.ConsumerLogger(o.log), eventlog.MaxBatch(o.events), eventlog.Prefetch()}, o.consumer...)
-	c, err := eventlog.NewConsumer(kopts, group, inputs, s.handle, deadLetters, copts...)
+	c, err := eventlog.NewConsumer(kopts, group, Inputs, s.handle, deadLetters, copts...)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: sink: %w", err)
 	}
@@ -156,7 +156,7 @@ func newSink(store Writer, deadLetters *eventlog.Producer, opts []SinkOption) (*
 	s := &Sink{store: store, deadLetters: deadLetters, types: map[string]map[string]bool{}, role: o.role, log: o.log}
 	// The types come from the catalog, whatever its sizing.
 	cat := topics.Catalog(topics.Settings{Partitions: 1, Replication: 1})
-	for _, name := range inputs {
+	for _, name := range Inputs {
 		t, _ := topics.Lookup(cat, name)
 		s.types[name] = map[string]bool{}
 		for _, typ := range t.Types {

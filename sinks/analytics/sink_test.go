@@ -75,7 +75,7 @@ func sinkContract(t *testing.T, fresh freshDB) {
 	}
 	// Both groups start where the topics end now.
 	groups := []string{testkafka.Unique("analytics-sink"), testkafka.Unique("analytics-replay")}
-	at := k.StartGroupAtEnd(t, goka.Group(groups[0]), inputs...)
+	at := k.StartGroupAtEnd(t, goka.Group(groups[0]), Inputs...)
 	k.Commit(t, goka.Group(groups[1]), at)
 
 	var recs []*kgo.Record
