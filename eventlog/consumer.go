@@ -222,18 +222,33 @@ func (c *Consumer) decode(ctx context.Context, recs []*kgo.Record) ([]Delivery, 
 			c.in.WithLabelValues(c.role, topic).Add(float64(n))
 		}
 	}
+	batch, rejected := Decode(recs)
+	for _, rj := range rejected {
+		r := rj.Record
+		c.log.Warn("dead-lettered a record", "role", c.role, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", rj.Reason)
+	}
+	if len(rejected) > 0 {
+		if err := DeadLetters(ctx, c.deadLtrs, c.role, rejected); err != nil {
+			return nil, err
+		}
+	}
+	return batch, nil
+}
+
+// Decode decodes recs (topics.Decode) into deliveries, in order, and the
+// records that do not decode, with the reason.
+func Decode(recs []*kgo.Record) ([]Delivery, []Rejected) {
 	batch := make([]Delivery, 0, len(recs))
+	var rejected []Rejected
 	for _, r := range recs {
 		ev, err := topics.Decode(r.Value)
 		if err != nil {
-			if err := c.deadLetter(ctx, r, err); err != nil {
-				return nil, err
-			}
+			rejected = append(rejected, Rejected{Record: r, Reason: err.Error()})
 			continue
 		}
 		batch = append(batch, Delivery{Event: ev, Record: r})
 	}
-	return batch, nil
+	return batch, rejected
 }
 
 // handle runs the handler on batch until it succeeds or ctx ends.
@@ -258,11 +273,6 @@ func (c *Consumer) handle(ctx context.Context, batch []Delivery) error {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
-}
-
-func (c *Consumer) deadLetter(ctx context.Context, r *kgo.Record, reason error) error {
-	c.log.Warn("dead-lettered a record", "role", c.role, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason)
-	return DeadLetter(ctx, c.deadLtrs, c.role, r, reason.Error())
 }
 
 // DeadLetter writes record r, rejected by source for reason, to its

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shopstream/shopstream/eventlog"
-	"github.com/shopstream/shopstream/topics"
 )
 
 // Target is what a replay feeds, a batch at a time, each partition's
@@ -190,13 +189,7 @@ func (o options) read(ctx context.Context, kopts []kgo.Opt, plan Plan, out chan<
 			return nil
 		}
 		c := chunk{records: int64(len(poll.Records)), passed: poll.Passed}
-		for _, r := range poll.Records {
-			if ev, err := topics.Decode(r.Value); err != nil {
-				c.rejected = append(c.rejected, eventlog.Rejected{Record: r, Reason: err.Error()})
-			} else {
-				c.batch = append(c.batch, eventlog.Delivery{Event: ev, Record: r})
-			}
-		}
+		c.batch, c.rejected = eventlog.Decode(poll.Records)
 		select {
 		case out <- c:
 			return nil
